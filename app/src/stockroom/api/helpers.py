@@ -1,0 +1,80 @@
+"""Request parsing and authorisation shared by the API views."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import current_app, g, request
+from pydantic import BaseModel, ValidationError
+
+from stockroom.errors import Forbidden, MalformedRequest, Unauthorized, ValidationFailed
+from stockroom.extensions import db
+from stockroom.services.users import Principal, authenticate_token
+
+M = TypeVar("M", bound=BaseModel)
+F = TypeVar("F", bound=Callable[..., Any])
+
+_FRIENDLY = {
+    "extra_forbidden": "unknown field",
+}
+
+
+def field_errors(exc: ValidationError) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for e in exc.errors(include_url=False):
+        loc = ".".join(str(p) for p in e["loc"]) or "body"
+        msg = _FRIENDLY.get(e["type"], e["msg"])
+        if loc == "quantity" and e["type"] == "extra_forbidden":
+            msg = "quantity changes only through movements (POST /items/{id}/movements)"
+        fields.setdefault(loc, msg)
+    return fields
+
+
+def parse_json(model: type[M]) -> M:
+    data = request.get_data(cache=False)
+    if not data.strip():
+        raise MalformedRequest("a JSON object body is required")
+    try:
+        return model.model_validate_json(data)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise MalformedRequest("the body is not valid JSON") from None
+        raise ValidationFailed("the request body is invalid", field_errors(exc)) from None
+
+
+def parse_query(model: type[M]) -> M:
+    try:
+        return model.model_validate(request.args.to_dict())
+    except ValidationError as exc:
+        raise ValidationFailed("invalid query parameters", field_errors(exc)) from None
+
+
+def current_principal() -> Principal:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
+    ttl = current_app.config["STOCKROOM_SETTINGS"].token_cache_seconds
+    principal = authenticate_token(db.session, token.strip(), ttl)
+    if principal is None:
+        raise Unauthorized("invalid or revoked token")
+    return principal
+
+
+def require(role: str) -> Callable[[F], F]:
+    """Decorator: 401 without a valid token, 403 when the user's role is below ``role``."""
+
+    def wrap(view: F) -> F:
+        @wraps(view)
+        def inner(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            if not principal.can(role):
+                raise Forbidden(f"this needs the {role} role (you are {principal.role})")
+            g.principal = principal
+            return view(*args, **kwargs)
+
+        return inner  # type: ignore[return-value]
+
+    return wrap

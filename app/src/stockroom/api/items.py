@@ -1,0 +1,126 @@
+"""Items, movements, CSV import/export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, g, jsonify, request, stream_with_context, url_for
+
+from stockroom.api import bp
+from stockroom.api.helpers import parse_json, parse_query, require
+from stockroom.errors import MalformedRequest
+from stockroom.extensions import db
+from stockroom.schemas import ItemCreate, ItemQuery, ItemUpdate, MovementCreate, PageQuery
+from stockroom.services import csvio
+from stockroom.services import items as svc
+
+
+def _item_response(row: Any, status: int = 200) -> Any:
+    resp = jsonify(svc.item_dict(row))
+    resp.status_code = status
+    resp.headers["ETag"] = f'"{row.version}"'
+    return resp
+
+
+def _if_match() -> int | None:
+    raw = request.headers.get("If-Match")
+    if raw is None or raw.strip() == "*":
+        return None
+    value = raw.strip().removeprefix("W/").strip('"')
+    # Anything that is not one of our versions can never match: -1 turns it into a 412.
+    return int(value) if value.isdigit() and len(value) < 10 else -1
+
+
+@bp.get("/items")
+@require("viewer")
+def list_items() -> Any:
+    query = parse_query(ItemQuery)
+    rows, total, exact = svc.list_items(db.session, query)
+    return jsonify(
+        items=[svc.item_dict(r) for r in rows],
+        page=query.page,
+        per_page=query.per_page,
+        total=total,
+        total_exact=exact,
+    )
+
+
+@bp.post("/items")
+@require("editor")
+def create_item() -> Any:
+    data = parse_json(ItemCreate)
+    item_id = svc.create_item(db.session, data, g.principal.username)
+    resp = _item_response(svc.get_item(db.session, item_id), 201)
+    resp.headers["Location"] = url_for("api.get_item", item_id=item_id)
+    return resp
+
+
+@bp.get("/items/<int:item_id>")
+@require("viewer")
+def get_item(item_id: int) -> Any:
+    return _item_response(svc.get_item(db.session, item_id))
+
+
+@bp.patch("/items/<int:item_id>")
+@require("editor")
+def update_item(item_id: int) -> Any:
+    data = parse_json(ItemUpdate)
+    return _item_response(svc.update_item(db.session, item_id, data, _if_match()))
+
+
+@bp.delete("/items/<int:item_id>")
+@require("editor")
+def delete_item(item_id: int) -> Any:
+    svc.delete_item(db.session, item_id)
+    return "", 204
+
+
+@bp.post("/items/<int:item_id>/movements")
+@require("editor")
+def create_movement(item_id: int) -> Any:
+    data = parse_json(MovementCreate)
+    row = svc.record_movement(
+        db.session,
+        item_id,
+        delta=data.delta,
+        reason=data.reason,
+        note=data.note,
+        username=g.principal.username,
+    )
+    return jsonify(svc.movement_dict(row)), 201
+
+
+@bp.get("/items/<int:item_id>/movements")
+@require("viewer")
+def list_movements(item_id: int) -> Any:
+    query = parse_query(PageQuery)
+    rows = svc.list_movements(db.session, item_id, query.page, query.per_page)
+    return jsonify(
+        movements=[svc.movement_dict(r) for r in rows], page=query.page, per_page=query.per_page
+    )
+
+
+@bp.get("/export/items.csv")
+@require("viewer")
+def export_items() -> Any:
+    body = stream_with_context(csvio.export_rows(db.session))
+    return Response(
+        body,
+        mimetype="text/csv",
+        headers={"Content-Disposition": 'attachment; filename="items.csv"'},
+    )
+
+
+@bp.post("/import/items")
+@require("editor")
+def import_items() -> Any:
+    if request.mimetype == "multipart/form-data":
+        upload = request.files.get("file")
+        if upload is None:
+            raise MalformedRequest("multipart upload needs a 'file' part")
+        data = upload.read()
+    else:
+        data = request.get_data(cache=False)
+    items = csvio.parse_csv(data)
+    created, updated = csvio.import_items(db.session, items, g.principal.username)
+    return jsonify(created=created, updated=updated)

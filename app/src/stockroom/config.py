@@ -1,0 +1,117 @@
+"""Configuration from environment variables (STOCKROOM_*).
+
+Production mode is ``STOCKROOM_ENV=production``: the secret key must then be set explicitly, and a
+missing key is a configuration error (the process refuses to start with a one-line message).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(Exception):
+    """Invalid or missing configuration; the message is shown to the operator as one line."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str
+    database_url: str
+    secret_key: str
+    log_level: str
+    node_name: str | None
+    node_ip: str | None
+    db_connect_timeout: float
+    db_read_timeout: float
+    db_pool_size: int
+    token_cache_seconds: float
+
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must be >= 0, got {raw!r}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    mode = env.get("STOCKROOM_ENV", "development").strip().lower() or "development"
+    if mode not in ("development", "production", "testing"):
+        raise ConfigError(f"STOCKROOM_ENV must be development, testing or production, got {mode!r}")
+    secret = env.get("STOCKROOM_SECRET_KEY", "")
+    if mode == "production" and len(secret) < 16:
+        raise ConfigError(
+            "STOCKROOM_SECRET_KEY must be set (at least 16 characters)"
+            " when STOCKROOM_ENV=production"
+        )
+    url = env.get("STOCKROOM_DATABASE_URL", "")
+    if not url:
+        if mode == "production":
+            raise ConfigError("STOCKROOM_DATABASE_URL must be set when STOCKROOM_ENV=production")
+        # Local development only: a SQLite file in the working directory.
+        url = "sqlite:///" + str(Path.cwd() / "stockroom-dev.sqlite3")
+    level = env.get("STOCKROOM_LOG_LEVEL", "INFO").upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ConfigError(f"STOCKROOM_LOG_LEVEL must be DEBUG/INFO/WARNING/ERROR, got {level!r}")
+    pool = int(_float(env, "STOCKROOM_DB_POOL_SIZE", 10)) or 1
+    return Settings(
+        env=mode,
+        database_url=url,
+        # Development without a key: a random one per process (sessions do not survive restarts).
+        secret_key=secret or secrets.token_hex(32),
+        log_level=level,
+        node_name=env.get("STOCKROOM_NODE_NAME") or None,
+        node_ip=env.get("STOCKROOM_NODE_IP") or None,
+        db_connect_timeout=_float(env, "STOCKROOM_DB_CONNECT_TIMEOUT", 1.0) or 1.0,
+        db_read_timeout=_float(env, "STOCKROOM_DB_READ_TIMEOUT", 15.0) or 15.0,
+        db_pool_size=pool,
+        token_cache_seconds=_float(env, "STOCKROOM_TOKEN_CACHE_SECONDS", 5.0),
+    )
+
+
+def flask_config(settings: Settings, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    is_mysql = settings.database_url.startswith("mysql")
+    engine_options: dict[str, Any] = {"pool_pre_ping": True}
+    if is_mysql:
+        engine_options.update(
+            pool_recycle=280,
+            pool_size=settings.db_pool_size,
+            max_overflow=settings.db_pool_size,
+            pool_timeout=2,
+            connect_args={
+                "charset": "utf8mb4",
+                "connect_timeout": settings.db_connect_timeout,
+                "read_timeout": settings.db_read_timeout,
+                "write_timeout": settings.db_read_timeout,
+            },
+        )
+    cfg: dict[str, Any] = {
+        "SECRET_KEY": settings.secret_key,
+        "SQLALCHEMY_DATABASE_URI": settings.database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        "STOCKROOM_SETTINGS": settings,
+        "TESTING": settings.env == "testing",
+    }
+    if overrides:
+        cfg.update(overrides)
+    return cfg

@@ -1,0 +1,72 @@
+"""Engine tuning and the mapping of "database is gone" errors to DatabaseUnavailable."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import event, text
+from sqlalchemy.engine import Engine, create_engine
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.pool import NullPool
+
+# MySQL error numbers that mean "server gone / unreachable", not "your query is wrong".
+_UNAVAILABLE_CODES = {1040, 1053, 1077, 1129, 1130, 1152, 1158, 1159, 1160, 1161, 2002, 2003}
+_UNAVAILABLE_CODES |= {2005, 2006, 2013, 2014, 2026, 2027, 2055, 1045, 1049}
+LOCK_CODES = {1205, 1213}  # lock wait timeout, deadlock
+
+
+def mysql_code(exc: BaseException) -> int | None:
+    orig = getattr(exc, "orig", exc)
+    args = getattr(orig, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    if isinstance(exc, PoolTimeout | DisconnectionError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError):
+        code = mysql_code(exc)
+        return code is None or code in _UNAVAILABLE_CODES or code >= 2000
+    return False
+
+
+def install_fast_handshake(engine: Engine, handshake_timeout: float) -> None:
+    """Bound the MySQL handshake by a short timeout, then use the normal read timeout.
+
+    PyMySQL reads the server greeting with ``read_timeout``; a host that accepts TCP but never
+    answers (a hung server, a black-holing network) would otherwise stall a request for the
+    whole query timeout before the API can answer 503.
+    """
+    if engine.dialect.name != "mysql":
+        return
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
+        query_timeout = cparams.get("read_timeout")
+        conn = dialect.loaded_dbapi.connect(
+            *cargs, **{**cparams, "read_timeout": handshake_timeout}
+        )
+        conn._read_timeout = query_timeout
+        return conn
+
+
+def ping(url: str, timeout: float) -> bool:
+    """One fresh connection with short timeouts (for /readyz): never waits on the pool."""
+    args: dict[str, Any] = {}
+    if url.startswith("mysql"):
+        args = {"connect_timeout": timeout, "read_timeout": timeout, "write_timeout": timeout}
+    try:
+        with _ping_engine(url, tuple(sorted(args.items()))).connect() as conn:
+            conn.execute(text("SELECT 1"))
+        return True
+    except Exception:  # any failure means "not ready"
+        return False
+
+
+@lru_cache(maxsize=8)
+def _ping_engine(url: str, args: tuple[tuple[str, Any], ...]) -> Engine:
+    return create_engine(url, poolclass=NullPool, connect_args=dict(args))
