@@ -1,0 +1,27 @@
+"""Bad inputs fail in the validation play, naming the variable, before any AWS call."""
+
+from __future__ import annotations
+
+import pytest
+from awsstack import Emulator, run_playbook
+
+CASES = [
+    ("aws_network_vpc_cidr=10.0.0.0/33", "aws_network_vpc_cidr"),
+    (
+        '{"aws_network_alb_ingress_cidrs": ["0.0.0.0/0", "300.1.1.1/8"]}',
+        "aws_network_alb_ingress_cidrs",
+    ),
+    ('{"aws_network_azs": ["eu-west-1a"]}', "aws_network_azs"),
+]
+
+
+@pytest.mark.parametrize(("extra", "variable"), CASES, ids=[c[1] for c in CASES])
+def test_bad_input_fails_before_touching_aws(emulator: Emulator, extra: str, variable: str) -> None:
+    # A distinct environment name: anything created by mistake would be found by its tag.
+    run = run_playbook(emulator, "site.yml", "-e", "stockroom_env=badinput", "-e", extra)
+    assert run.rc != 0, run.output[-2000:]
+    assert variable in run.output, run.output[-2000:]
+    assert "PLAY [Stockroom network]" not in run.output, "the network play must not start"
+    ec2 = emulator.client("ec2")
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["badinput"]}])["Vpcs"]
+    assert vpcs == [], "validation must fail before any resource is created"

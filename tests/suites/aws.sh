@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# AWS provisioning against the emulator (moto server started and stopped by the tests):
+# input validation, site.yml, properties through boto3, idempotence, --check, drill, teardown.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+exec .venv/bin/python -m pytest -q -p no:cacheprovider tests/aws "$@"
