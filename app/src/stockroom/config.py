@@ -94,6 +94,8 @@ def flask_config(settings: Settings, overrides: Mapping[str, Any] | None = None)
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_pool_size,
             pool_timeout=2,
+            # Each statement sees the latest committed data; writes rely on row locks anyway.
+            isolation_level="READ COMMITTED",
             connect_args={
                 "charset": "utf8mb4",
                 "connect_timeout": settings.db_connect_timeout,

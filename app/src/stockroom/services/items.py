@@ -81,8 +81,9 @@ def _is_duplicate(exc: IntegrityError) -> bool:
     return "1062" in text or "UNIQUE constraint failed" in text or "Duplicate entry" in text
 
 
-def get_item(session: Session, item_id: int) -> Row[Any]:
-    row = session.execute(select(items_t).where(items_t.c.id == item_id)).first()
+def get_item(session: Session, item_id: int, lock: bool = False) -> Row[Any]:
+    stmt = select(items_t).where(items_t.c.id == item_id)
+    row = session.execute(stmt.with_for_update(read=True) if lock else stmt).first()
     if row is None:
         raise NotFound(f"item {item_id} not found")
     return row
@@ -192,7 +193,7 @@ def update_item(
     try:
         result = session.execute(stmt)
         if result.rowcount == 0:
-            current = get_item(session, item_id)  # raises NotFound
+            current = get_item(session, item_id, lock=True)  # raises NotFound
             raise PreconditionFailed(
                 f"item {item_id} has version {current.version}, not {if_match}",
                 {"If-Match": f"current version is {current.version}"},
@@ -238,8 +239,9 @@ def record_movement(
     )
     try:
         if session.execute(stmt).rowcount != 1:
+            # Locking read: see the latest committed quantity, not this transaction's snapshot.
             current = session.execute(
-                select(items_t.c.quantity).where(items_t.c.id == item_id)
+                select(items_t.c.quantity).where(items_t.c.id == item_id).with_for_update(read=True)
             ).scalar()
             session.rollback()
             if current is None:
@@ -254,7 +256,7 @@ def record_movement(
             )
         # Our UPDATE holds the row lock until commit, so this read is our own result.
         after = session.execute(
-            select(items_t.c.quantity).where(items_t.c.id == item_id)
+            select(items_t.c.quantity).where(items_t.c.id == item_id).with_for_update()
         ).scalar_one()
         move_id = session.execute(
             insert(moves_t).values(
