@@ -226,7 +226,7 @@ LEVEL = {"viewer": 0, "editor": 1, "admin": 2}
 
 @pytest.mark.parametrize(("method", "path", "body", "needed"), MATRIX)
 @pytest.mark.parametrize("role", [None, "bad", "viewer", "editor", "admin"])
-def test_authz_matrix(
+def test_authz_matrix(  # noqa: PLR0917 - pytest passes parametrized values positionally
     api: Any, api_as: Any, client: Any, method: str, path: str, body: Any, needed: str, role: Any
 ) -> None:
     item = create(api, quantity=1)

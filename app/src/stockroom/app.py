@@ -45,7 +45,7 @@ def create_app(
     db.init_app(app)
     csrf.init_app(app)
     with app.app_context():
-        install_fast_handshake(db.engine, settings.db_connect_timeout + 1.0)
+        install_fast_handshake(db.engine, settings.db_connect_timeout)
 
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(health_bp)

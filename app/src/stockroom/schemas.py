@@ -3,11 +3,12 @@ request bodies are validated with them, so the spec and the behaviour cannot dri
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
 
 MAX_QUANTITY = 10**12  # far below BIGINT, so sums of movements can never overflow the column
 SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -27,8 +28,18 @@ Label = Annotated[str, Field(max_length=64)]
 Unit = Annotated[str, Field(min_length=1, max_length=16, pattern=NOT_BLANK)]
 Count = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
 MONEY_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+
+
+def _money_input(value: object) -> object:
+    if isinstance(value, bool) or (isinstance(value, str) and not _MONEY_RE.match(value)):
+        raise ValueError("must be a decimal number like 12.50 (at most 2 decimal places)")
+    return value
+
+
+_MONEY_RE = re.compile(MONEY_PATTERN)
 Money = Annotated[
     Decimal,
+    BeforeValidator(_money_input),
     Field(ge=0, max_digits=12, decimal_places=2, strict=False, allow_inf_nan=False),
     # Documented as what we accept: a JSON number or a decimal string with at most 2 places.
     WithJsonSchema(

@@ -7,7 +7,7 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import distinct, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from stockroom.services.items import items_t
@@ -55,7 +55,7 @@ def categories(session: Session) -> list[str]:
         lambda: [
             c
             for (c,) in session.execute(
-                select(distinct(items_t.c.category)).order_by(items_t.c.category)
+                select(items_t.c.category).distinct().order_by(items_t.c.category)
             )
             if c
         ],
@@ -69,7 +69,7 @@ def locations(session: Session) -> list[str]:
         lambda: [
             c
             for (c,) in session.execute(
-                select(distinct(items_t.c.location)).order_by(items_t.c.location)
+                select(items_t.c.location).distinct().order_by(items_t.c.location)
             )
             if c
         ],

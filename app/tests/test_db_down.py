@@ -1,0 +1,63 @@
+"""Database outage: 503 database_unavailable fast, /healthz unaffected, recovery without restart.
+
+The shared MariaDB keeps running; the app reaches it through a TCP proxy that the test turns off
+(connection refused) or into a black hole (accepts, never answers), then back on.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import app_env, mariadb_url
+from flask import Flask
+from tcpproxy import TcpProxy
+
+from stockroom.app import create_app
+
+LIMIT = 2.0  # seconds: the API must answer within this while the database is gone
+
+
+@pytest.fixture
+def proxied(db_name: str, tokens: dict[str, str]) -> Iterator[tuple[Flask, TcpProxy]]:
+    proxy = TcpProxy(("127.0.0.1", 3306))
+    env = app_env(mariadb_url(db_name, proxy.port), STOCKROOM_DB_CONNECT_TIMEOUT="1")
+    yield create_app(env=env), proxy
+    proxy.close()
+
+
+def timed(call: Any) -> tuple[Any, float]:
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+@pytest.mark.parametrize("mode", ["refuse", "blackhole"])
+def test_outage_and_recovery(
+    proxied: tuple[Flask, TcpProxy], tokens: dict[str, str], mode: str
+) -> None:
+    app, proxy = proxied
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {tokens['viewer']}"}
+    assert client.get("/api/v1/items?per_page=1", headers=auth).status_code == 200
+    assert client.get("/readyz").status_code == 200
+
+    proxy.down(mode)
+    for _ in range(2):  # the first request finds dead pooled connections, the second a dead host
+        resp, took = timed(lambda: client.get("/api/v1/items?per_page=1", headers=auth))
+        assert resp.status_code == 503 and took < LIMIT, (resp.status_code, took)
+        assert resp.get_json()["error"]["code"] == "database_unavailable"
+        ready, took = timed(lambda: client.get("/readyz"))
+        assert ready.status_code == 503 and took < LIMIT, took
+        assert ready.get_json()["error"]["code"] == "database_unavailable"
+    health = client.get("/healthz")
+    assert health.status_code == 200 and health.get_json()["status"] == "ok"
+    page, took = timed(lambda: client.get("/login"))
+    assert page.status_code == 200  # the login page itself needs no database
+
+    proxy.up()
+    assert client.get("/readyz").status_code == 200
+    resp = client.get("/api/v1/items?per_page=1", headers=auth)
+    assert resp.status_code == 200, resp.get_data(as_text=True)

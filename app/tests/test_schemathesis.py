@@ -1,0 +1,27 @@
+"""Property-based run of the whole OpenAPI document against the live gunicorn server.
+
+Checks: no server errors, documented status codes and content types, responses match schemas.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from typing import Any
+
+from conftest import BIN
+
+
+def test_schemathesis_finds_no_server_errors(live_server: dict[str, Any]) -> None:
+    cmd = [
+        str(BIN / "st"), "run", live_server["url"] + "/openapi.json",
+        "-H", f"Authorization: Bearer {live_server['tokens']['admin']}",
+        "--checks", "not_a_server_error,status_code_conformance,content_type_conformance,"
+        "response_schema_conformance",
+        "--phases", "examples,coverage,fuzzing",
+        "--max-examples", "25", "--workers", "2", "--request-timeout", "10",
+        "--seed", "20261126", "--no-color",
+    ]  # fmt: skip
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=240, check=False)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-6000:]
+    assert "passed" in out and "failed" not in out.split("SUMMARY")[-1], out[-3000:]
