@@ -108,7 +108,8 @@ def test_seed_command(cli_env: dict[str, str]) -> None:
     )
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT COUNT(*), COUNT(DISTINCT category), SUM(quantity) FROM items WHERE sku LIKE '%-0%'"
+            "SELECT COUNT(*), COUNT(DISTINCT category), SUM(quantity) FROM items"
+            " WHERE sku LIKE '%-0%'"
         )
         count, categories, units = cur.fetchone()
         cur.execute("SELECT SUM(delta) FROM movements WHERE username = 'seed'")
