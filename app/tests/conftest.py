@@ -98,6 +98,7 @@ def app_env(url: str, **extra: str) -> dict[str, str]:
         "STOCKROOM_DATABASE_URL": url,
         "STOCKROOM_SECRET_KEY": "test-secret-key-0123456789",
         "STOCKROOM_TOKEN_CACHE_SECONDS": "0",
+        "STOCKROOM_COUNT_CACHE_SECONDS": "0",
         "STOCKROOM_NODE_NAME": "test-node",
         "STOCKROOM_LOG_LEVEL": "WARNING",
         **extra,

@@ -102,7 +102,7 @@ def test_services_on_sqlite(sqlite_app: Flask) -> None:
         move = svc.record_movement(
             db.session, item_id, delta=-2, reason="ship", note="", username="me"
         )
-        assert move.quantity_after == 0
+        assert move["quantity_after"] == 0
         with pytest.raises(InsufficientStock):
             svc.record_movement(
                 db.session, item_id, delta=-1, reason="ship", note="", username="me"

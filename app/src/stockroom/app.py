@@ -13,11 +13,18 @@ from werkzeug.exceptions import HTTPException
 from stockroom import __version__
 from stockroom.api import bp as api_bp
 from stockroom.config import Settings, flask_config, load_settings
-from stockroom.db import LOCK_CODES, install_fast_handshake, is_unavailable, mysql_code
+from stockroom.db import (
+    LOCK_CODES,
+    install_fast_handshake,
+    install_idle_ping,
+    is_unavailable,
+    mysql_code,
+)
 from stockroom.errors import Conflict, DatabaseUnavailable, StockroomError, ValidationFailed
 from stockroom.extensions import csrf, db
 from stockroom.health import bp as health_bp
 from stockroom.node import node_ip, node_name
+from stockroom.services import items as items_service
 from stockroom.web import bp as web_bp
 
 log = logging.getLogger("stockroom")
@@ -42,10 +49,14 @@ def create_app(
     app.config["NODE_IP"] = node_ip(settings.node_ip)
     app.config["VERSION"] = __version__
 
+    items_service.COUNT_CACHE.ttl = settings.count_cache_seconds
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep field order, skip sorting
     db.init_app(app)
     csrf.init_app(app)
     with app.app_context():
-        install_fast_handshake(db.engine, settings.db_connect_timeout)
+        if db.engine.dialect.name == "mysql":
+            install_fast_handshake(db.engine, settings.db_connect_timeout)
+            install_idle_ping(db.engine, settings.db_ping_idle_seconds)
 
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(health_bp)

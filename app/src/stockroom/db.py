@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from functools import lru_cache
 from typing import Any
 
@@ -52,6 +53,34 @@ def install_fast_handshake(engine: Engine, handshake_timeout: float) -> None:
         )
         conn._read_timeout = query_timeout
         return conn
+
+
+def install_idle_ping(engine: Engine, idle_seconds: float) -> None:
+    """Ping a pooled connection on checkout only when it sat idle for ``idle_seconds`` or more.
+
+    This is pool_pre_ping without its cost on busy connections: a connection that was used a
+    moment ago is alive with near certainty, and if the server died meanwhile the statement fails,
+    the error maps to 503 and SQLAlchemy invalidates the whole pool, so the next request reconnects.
+    With idle_seconds = 0 every checkout pings (exactly what pool_pre_ping does).
+    """
+
+    @event.listens_for(engine, "connect")
+    def _fresh(dbapi_conn: Any, record: Any) -> None:
+        record.info["last_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(dbapi_conn: Any, record: Any) -> None:
+        record.info["last_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn: Any, record: Any, proxy: Any) -> None:
+        if time.monotonic() - record.info.get("last_used", 0.0) < idle_seconds:
+            return
+        try:
+            dbapi_conn.ping(reconnect=False)
+        except Exception as exc:
+            # The pool discards this connection and checks out (or opens) another one.
+            raise DisconnectionError(str(exc)) from exc
 
 
 def ping(url: str, timeout: float) -> bool:

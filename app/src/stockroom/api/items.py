@@ -87,7 +87,7 @@ def create_movement(item_id: int) -> Any:
         note=data.note,
         username=g.principal.username,
     )
-    return jsonify(svc.movement_dict(row)), 201
+    return jsonify(row), 201
 
 
 @bp.get("/items/<int:item_id>/movements")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, func, insert, literal, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -30,6 +32,34 @@ ITEM_COLUMNS = (
     "id", "sku", "name", "description", "category", "location", "unit", "quantity",
     "reorder_level", "unit_cost", "low_stock", "version", "created_at", "updated_at",
 )  # fmt: skip
+
+
+class _CountCache:
+    """Per-process cache of list totals by filter (COUNT_TTL s): paging through one filter costs
+    one capped COUNT, not one per page. A total may lag changes by up to the TTL."""
+
+    def __init__(self, ttl: float, size: int = 512) -> None:
+        self.ttl, self.size = ttl, size
+        self._data: dict[tuple[Any, ...], tuple[float, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> int | None:
+        hit = self._data.get(key)
+        return hit[1] if hit and time.monotonic() - hit[0] < self.ttl else None
+
+    def put(self, key: tuple[Any, ...], value: int) -> None:
+        with self._lock:
+            if len(self._data) >= self.size:
+                self._data.clear()
+            self._data[key] = (time.monotonic(), value)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._data.clear()
+
+
+COUNT_TTL = 5.0
+COUNT_CACHE = _CountCache(COUNT_TTL)
 _SORTS = {"sku": items_t.c.sku, "name": items_t.c.name, "quantity": items_t.c.quantity}
 _SORTS["updated_at"] = items_t.c.updated_at
 
@@ -81,9 +111,14 @@ def _is_duplicate(exc: IntegrityError) -> bool:
     return "1062" in text or "UNIQUE constraint failed" in text or "Duplicate entry" in text
 
 
+# Hot-path statements are built once: SQLAlchemy then reuses their cache key and compiled SQL.
+_GET_ITEM = select(items_t).where(items_t.c.id == bindparam("item_id"))
+_GET_ITEM_LOCKED = _GET_ITEM.with_for_update(read=True)
+
+
 def get_item(session: Session, item_id: int, lock: bool = False) -> Row[Any]:
-    stmt = select(items_t).where(items_t.c.id == item_id)
-    row = session.execute(stmt.with_for_update(read=True) if lock else stmt).first()
+    stmt = _GET_ITEM_LOCKED if lock else _GET_ITEM
+    row = session.execute(stmt, {"item_id": item_id}).first()
     if row is None:
         raise NotFound(f"item {item_id} not found")
     return row
@@ -138,8 +173,13 @@ def list_items(session: Session, query: ItemQuery) -> tuple[list[Row[Any]], int,
     rows = list(session.execute(stmt))
     if offset == 0 and len(rows) < query.per_page:
         return rows, len(rows), True
-    capped = select(literal(1)).select_from(items_t).where(and_(True, *conds)).limit(TOTAL_CAP + 1)
-    total = session.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
+    key = (query.q, query.category, query.location, query.low_stock)
+    total = COUNT_CACHE.get(key)
+    if total is None:
+        capped = select(literal(1)).select_from(items_t).where(and_(True, *conds))
+        capped = capped.limit(TOTAL_CAP + 1)
+        total = session.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
+        COUNT_CACHE.put(key, total)
     return rows, min(total, TOTAL_CAP), total <= TOTAL_CAP
 
 
@@ -223,7 +263,7 @@ def delete_item(session: Session, item_id: int) -> None:
 
 def record_movement(
     session: Session, item_id: int, *, delta: int, reason: str, note: str, username: str
-) -> Row[Any]:
+) -> dict[str, Any]:
     """Apply a stock movement atomically.
 
     The conditional UPDATE checks and changes the quantity in one statement, so two clerks
@@ -273,7 +313,17 @@ def record_movement(
     except Exception:
         session.rollback()
         raise
-    return session.execute(select(moves_t).where(moves_t.c.id == move_id)).one()
+    # Everything is known here; reading the row back would cost another round trip.
+    return {
+        "id": int(move_id),
+        "item_id": item_id,
+        "delta": delta,
+        "reason": reason,
+        "note": note,
+        "quantity_after": int(after),
+        "user": username,
+        "created_at": iso(now),
+    }
 
 
 def list_movements(

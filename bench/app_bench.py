@@ -1,0 +1,294 @@
+"""make bench-app: gunicorn + MariaDB with 100 000 seeded items, measured with wrk.
+
+Scenarios (32 connections each): GET item, list with a filter, stock movements (then checked
+for lost updates), and a minimal Flask + raw PyMySQL "get row by id" baseline in the same run.
+Writes the "## App service" section of docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pymysql
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+LOAD_BEFORE = f"{os.getloadavg()[0]:.1f}"
+BENCH = ROOT / "bench"
+BIN = Path(sys.executable).parent
+DOC = ROOT / "docs" / "benchmarks.md"
+LIST_4 = "same list, 4 connections (latency without queueing)"
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_ok(url: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=1).status_code in (200, 404):
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"bench: {url} did not come up")
+
+
+def gunicorn(
+    app: str, port: int, env: dict[str, str], workers: int, threads: int
+) -> subprocess.Popen[bytes]:
+    cmd = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", str(workers)]
+    cmd += ["-k", "gthread", "--threads", str(threads), "--backlog", "2048", app]
+    return subprocess.Popen(
+        cmd,
+        env={**os.environ, **env},
+        cwd=BENCH,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def wrk(
+    url: str, script: str, seconds: int, env: dict[str, str], conns: int = 32
+) -> dict[str, Any]:
+    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{seconds}s", "--latency", "-s", str(BENCH / script), url]
+    out = subprocess.run(
+        cmd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 60,
+    ).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    lat = dict(re.findall(r"^\s+(50|99)%\s+([\d.]+\w+)", out, re.M))
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors:.*", out)
+    extra = dict(re.findall(r"^(BENCH_\w+) (\d+)$", out, re.M))
+    return {
+        "rps": rps,
+        "p50": to_ms(lat["50"]),
+        "p99": to_ms(lat["99"]),
+        "non2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(0) if errors else "",
+        "extra": {k: int(v) for k, v in extra.items()},
+    }
+
+
+def to_ms(value: str) -> float:
+    num, unit = re.match(r"([\d.]+)(\w+)", value).groups()  # type: ignore[union-attr]
+    return float(num) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def sql(db: str, query: str, args: Any = None) -> Any:
+    conn = pymysql.connect(**MARIADB, database=db)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(query, args)
+            return cur.fetchall()
+    finally:
+        conn.close()
+
+
+def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--items", type=int, default=100_000)
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--hot-items", type=int, default=50)
+    parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
+    parser.add_argument("--note", default="", help="a remark recorded with the results")
+    args = parser.parse_args()
+
+    name = f"srbench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = pymysql.connect(**MARIADB, autocommit=True)
+    admin.cursor().execute(
+        f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+    )
+    env = {
+        "STOCKROOM_ENV": "production",
+        "STOCKROOM_SECRET_KEY": uuid.uuid4().hex * 2,
+        "STOCKROOM_DATABASE_URL": f"mysql+pymysql://root@127.0.0.1:3306/{name}",
+        "STOCKROOM_LOG_LEVEL": "WARNING",
+    }
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        cli = [str(BIN / "stockroom")]
+        run_env = {**os.environ, **env}
+        subprocess.run([*cli, "db", "upgrade"], env=run_env, check=True, capture_output=True)
+        started = time.monotonic()
+        subprocess.run([*cli, "seed", "--items", str(args.items)], env=run_env, check=True)
+        seed_s = time.monotonic() - started
+        subprocess.run(
+            [*cli, "user", "create", "bench", "--role", "editor", "--password-stdin"],
+            env=run_env, input=b"bench-password\n", check=True, capture_output=True,
+        )  # fmt: skip
+        token = (
+            subprocess.run(
+                [*cli, "token", "create", "bench"],
+                env=run_env,
+                check=True,
+                capture_output=True,
+                text=True,
+            )
+            .stdout.strip()
+            .splitlines()[-1]
+        )
+
+        app_port, base_port = free_port(), free_port()
+        procs.append(gunicorn("stockroom.wsgi:app", app_port, env, args.workers, args.threads))
+        base_env = {"BASELINE_DB_NAME": name}
+        procs.append(gunicorn("baseline_app:app", base_port, base_env, args.workers, args.threads))
+        app_url, base_url = f"http://127.0.0.1:{app_port}", f"http://127.0.0.1:{base_port}"
+        wait_ok(app_url + "/readyz")
+        wait_ok(base_url + "/items/1")
+
+        wenv = {
+            "BENCH_TOKEN": token,
+            "BENCH_MAX_ID": str(args.items),
+            "BENCH_HOT_ITEMS": str(args.hot_items),
+        }
+        results: dict[str, dict[str, Any]] = {}
+        for label, url, script, extra in [
+            ("warm-up", app_url, "get_item.lua", {}),
+            (
+                "baseline: raw PyMySQL get row by id",
+                base_url,
+                "get_item.lua",
+                {"BENCH_PREFIX": "/items/"},
+            ),
+            ("GET /api/v1/items/{id}", app_url, "get_item.lua", {}),
+            ("GET /api/v1/items?category=…&page=1..20", app_url, "list_items.lua", {}),
+            (LIST_4, app_url, "list_items.lua", {}),
+        ]:
+            seconds = 3 if label == "warm-up" else args.seconds
+            conns = 4 if label == LIST_4 else 32
+            results[label] = wrk(url, script, seconds, {**wenv, **extra}, conns)
+            print(f"bench: {label}: {results[label]['rps']:.0f} req/s", flush=True)
+        results.pop("warm-up")
+
+        hot = args.hot_items
+        before_qty = sql(
+            name, "SELECT COALESCE(SUM(quantity), 0) FROM items WHERE id <= %s", (hot,)
+        )[0][0]
+        before_max = sql(name, "SELECT COALESCE(MAX(id), 0) FROM movements")[0][0]
+        label = f"POST movements (+1 on {hot} hot items)"
+        results[label] = mv = wrk(app_url, "movements.lua", args.seconds, wenv)
+        print(f"bench: {label}: {mv['rps']:.0f} req/s", flush=True)
+        time.sleep(2)  # wrk stops with requests in flight: let the server finish them first
+        after_qty, new_moves, new_delta = sql(
+            name,
+            "SELECT (SELECT SUM(quantity) FROM items WHERE id <= %s),"
+            " (SELECT COUNT(*) FROM movements WHERE id > %s),"
+            " (SELECT COALESCE(SUM(delta), 0) FROM movements WHERE id > %s)",
+            (hot, before_max, before_max),
+        )[0]
+        created = mv["extra"].get("BENCH_CREATED", -1)
+        check = {
+            "201 responses seen by wrk": created,
+            "movement rows written": int(new_moves),
+            "sum of their deltas": int(new_delta),
+            "quantity increase": int(after_qty - before_qty),
+        }
+        # Lost update = a movement recorded (and answered 201) whose +1 is not in the quantity.
+        check["lost updates"] = int(new_delta) - int(after_qty - before_qty)
+        print(f"bench: movement check: {check}", flush=True)
+        # wrk cuts off at most one in-flight request per connection, which the server completes.
+        ok = check["lost updates"] == 0 and created <= new_moves <= created + 32
+        report(results, check, ok, args, seed_s)
+        if not ok:
+            raise SystemExit("bench: LOST UPDATES or inconsistent movements")
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            p.wait(timeout=15)
+        admin.cursor().execute(f"DROP DATABASE IF EXISTS `{name}`")
+        admin.close()
+
+
+def report(
+    results: dict[str, Any], check: dict[str, int], ok: bool, args: Any, seed_s: float
+) -> None:
+    base = results["baseline: raw PyMySQL get row by id"]["rps"]
+    get = results["GET /api/v1/items/{id}"]
+    lst = results["GET /api/v1/items?category=…&page=1..20"]
+    mv = next(v for k, v in results.items() if k.startswith("POST movements"))
+    ratio = get["rps"] / base
+    lines = [
+        "## App service",
+        "",
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench-app` on this machine "
+        f"({os.cpu_count()} cores shared by gunicorn, MariaDB and wrk; load average before the "
+        f"run {LOAD_BEFORE}, after {os.getloadavg()[0]:.1f}). gunicorn {args.workers} workers x "
+        f"{args.threads} threads (gthread), MariaDB {mariadb_version()}, {args.items:,} seeded "
+        f"items (seeded in {seed_s:.1f} s), wrk 2 threads / 32 connections / {args.seconds} s "
+        "per scenario unless stated.",
+    ]
+    if args.note:
+        lines += ["", f"Note: {args.note}"]
+    lines += [
+        "",
+        "| Scenario | req/s | p50 ms | p99 ms | non-2xx |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for label, r in results.items():
+        non2xx = r["non2xx"]
+        lines.append(f"| {label} | {r['rps']:.0f} | {r['p50']:.1f} | {r['p99']:.1f} | {non2xx} |")
+    goal = lambda passed: "met" if passed else "**missed**"  # noqa: E731
+    lines += [
+        "",
+        "| Goal | Target | Measured | |",
+        "|---|---|---|---|",
+        f"| GET item vs baseline | ≥ 0.6x | {ratio:.2f}x | {goal(ratio >= 0.6)} |",
+        f"| List with filter p99 | < 50 ms | {lst['p99']:.1f} ms | {goal(lst['p99'] < 50)} |",
+        f"| Movements | ≥ 500/s | {mv['rps']:.0f}/s | {goal(mv['rps'] >= 500)} |",
+        f"| Lost updates | 0 | {check['lost updates']} | {goal(ok)} |",
+        "",
+        "Movement check after the run: "
+        + ", ".join(f"{k} = {v}" for k, v in check.items())
+        + ". Every movement row must be matched by one unit of quantity; rows may exceed the 201s"
+        " wrk saw by at most one in-flight request per connection (cut off when wrk stops).",
+        "",
+    ]
+    section = "\n".join(lines)
+    print("\n" + section)
+    if args.no_doc:
+        return
+    text = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
+    pattern = re.compile(r"^## App service\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    DOC.write_text(text.rstrip("\n") + "\n")
+    print(f"bench: wrote {DOC.relative_to(ROOT)}")
+
+
+def mariadb_version() -> str:
+    conn = pymysql.connect(**MARIADB)
+    try:
+        # MariaDB reports "5.5.5-10.11.x-MariaDB..." for old-client compatibility.
+        return str(conn.get_server_info()).removeprefix("5.5.5-").split("-")[0]
+    finally:
+        conn.close()
+
+
+if __name__ == "__main__":
+    main()
