@@ -270,3 +270,21 @@ def test_healthz_and_readyz(client: Any) -> None:
     assert health == {"status": "ok", "node": "test-node", "version": "1.0.0"}
     ready = client.get("/readyz")
     assert ready.status_code == 200 and ready.get_json()["status"] == "ready"
+
+
+@pytest.mark.parametrize(
+    ("delta", "reason", "status"),
+    [
+        (-1, "receive", 422),
+        (-1, "return", 422),
+        (1, "ship", 422),
+        (-1, "adjust", 201),
+        (1, "count", 201),
+    ],
+)
+def test_movement_sign_must_match_reason(api: Any, delta: int, reason: str, status: int) -> None:
+    item = create(api, quantity=5)
+    resp = api.post(f"/items/{item['id']}/movements", json={"delta": delta, "reason": reason})
+    assert resp.status_code == status
+    if status == 422:
+        assert "delta" in resp.get_json()["error"]["fields"]

@@ -8,7 +8,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 MAX_QUANTITY = 10**12  # far below BIGINT, so sums of movements can never overflow the column
 SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
@@ -91,18 +99,25 @@ class ItemUpdate(_Strict):
 
 
 class MovementCreate(_Strict):
+    """A stock movement. receive and return need delta > 0, ship needs delta < 0."""
+
+    reason: Reason
     delta: Annotated[
         int,
         Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, json_schema_extra={"not": {"const": 0}}),
     ]
-    reason: Reason
     note: Annotated[str, Field(max_length=500)] = ""
 
     @field_validator("delta")
     @classmethod
-    def _non_zero(cls, value: int) -> int:
+    def _sign(cls, value: int, info: ValidationInfo) -> int:
+        reason = info.data.get("reason")  # validated before delta (declared first)
         if value == 0:
             raise ValueError("must not be zero")
+        if reason in ("receive", "return") and value < 0:
+            raise ValueError(f"a {reason} must be positive")
+        if reason == "ship" and value > 0:
+            raise ValueError("a ship must be negative")
         return value
 
 
