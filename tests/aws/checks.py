@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from typing import Any
 
 from awsstack import NAME, TAGS, Emulator, tag_filter
@@ -123,3 +125,233 @@ def rules(permissions: list[dict[str, Any]]) -> set[tuple[str, int, int, str]]:
         for g in p.get("UserIdGroupPairs", []):
             out.add((*key, g["GroupId"]))
     return out
+
+
+def database(emu: Emulator, net: dict[str, Any]) -> None:
+    rds = emu.client("rds")
+    db = one(
+        rds.describe_db_instances(DBInstanceIdentifier=f"{NAME}-db")["DBInstances"], "DB instance"
+    )
+    assert db["Engine"] == "mysql" and db["EngineVersion"].startswith("8.")
+    assert db["PubliclyAccessible"] is False
+    assert db["StorageEncrypted"] is True
+    assert db["BackupRetentionPeriod"] >= 1
+    assert [g["VpcSecurityGroupId"] for g in db["VpcSecurityGroups"]] == [net["sg"]["db"]]
+    subnet_ids = sorted(s["SubnetIdentifier"] for s in db["DBSubnetGroup"]["Subnets"])
+    assert subnet_ids == net["subnets"]["db"], "the DB must live in the private DB subnets"
+    tags = {t["Key"]: t["Value"] for t in db.get("TagList", [])}
+    assert tags.get("Project") == "stockroom" and tags.get("Environment") == "local"
+    sm = emu.client("secretsmanager")
+    secret = sm.describe_secret(SecretId=f"{NAME}/db-master")
+    assert_tagged(secret, "secret")
+
+
+def secret_value(emu: Emulator) -> dict[str, Any]:
+
+    value = emu.client("secretsmanager").get_secret_value(SecretId=f"{NAME}/db-master")
+    return json.loads(value["SecretString"])
+
+
+def compute(emu: Emulator, net: dict[str, Any]) -> dict[str, Any]:
+
+    ec2, asg_api, elb = emu.client("ec2"), emu.client("autoscaling"), emu.client("elbv2")
+    lt = one(
+        ec2.describe_launch_templates(LaunchTemplateNames=[f"{NAME}-app"])["LaunchTemplates"],
+        "launch template",
+    )
+    # The emulator leaves tags out of DescribeLaunchTemplates; DescribeTags has them.
+    lt_tags = ec2.describe_tags(
+        Filters=[{"Name": "resource-id", "Values": [lt["LaunchTemplateId"]]}]
+    )["Tags"]
+    assert_tagged({"Tags": lt_tags}, "launch template")
+    data = ec2.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"])[
+        "LaunchTemplateVersions"
+    ]
+    assert len(data) == 1, "reruns must not add launch template versions"
+    spec = data[0]["LaunchTemplateData"]
+    meta = spec["MetadataOptions"]
+    assert meta["HttpTokens"] == "required" and int(meta["HttpPutResponseHopLimit"]) == 1
+    nic = one(spec["NetworkInterfaces"], "network interface")
+    assert nic["AssociatePublicIpAddress"] is False
+    assert nic["Groups"] == [net["sg"]["app"]]
+    root = one(spec["BlockDeviceMappings"], "block device")["Ebs"]
+    assert root["Encrypted"] is True and root["VolumeType"] == "gp3"
+    profile = spec["IamInstanceProfile"]
+    assert profile.get("Name") == f"{NAME}-app" or profile.get("Arn", "").endswith(f"/{NAME}-app")
+    user_data = base64.b64decode(spec["UserData"]).decode()
+    assert "password" not in user_data.lower()
+
+    group = one(
+        asg_api.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{NAME}-app"])[
+            "AutoScalingGroups"
+        ],
+        "Auto Scaling Group",
+    )
+    assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (3, 5, 3)
+    assert group["HealthCheckType"] == "ELB" and group["HealthCheckGracePeriod"] > 0
+    assert sorted(group["VPCZoneIdentifier"].split(",")) == net["subnets"]["app"]
+    tg = one(elb.describe_target_groups(Names=[f"{NAME}-app"])["TargetGroups"], "target group")
+    assert group["TargetGroupARNs"] == [tg["TargetGroupArn"]]
+    assert tg["HealthCheckPath"] == "/readyz" and tg["VpcId"] == net["vpc_id"]
+    lb = one(elb.describe_load_balancers(Names=[NAME])["LoadBalancers"], "load balancer")
+    assert lb["Scheme"] == "internet-facing" and lb["SecurityGroups"] == [net["sg"]["alb"]]
+    assert sorted(z["SubnetId"] for z in lb["AvailabilityZones"]) == net["subnets"]["public"]
+    listeners = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    http = one([li for li in listeners if li["Port"] == 80], "HTTP listener")
+    assert http["DefaultActions"][0]["TargetGroupArn"] == tg["TargetGroupArn"]
+    for arn in (lb["LoadBalancerArn"], tg["TargetGroupArn"]):
+        tags = elb.describe_tags(ResourceArns=[arn])["TagDescriptions"][0]
+        assert_tagged(tags, arn)
+
+    iam = emu.client("iam")
+    role = f"{NAME}-app"
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+    assert [p["PolicyName"] for p in attached] == ["AmazonSSMManagedInstanceCore"]
+    policy = iam.get_role_policy(RoleName=role, PolicyName="read-db-secret")["PolicyDocument"]
+    statement = one(policy["Statement"], "policy statement")
+    assert sorted(statement["Action"]) == [
+        "secretsmanager:DescribeSecret",
+        "secretsmanager:GetSecretValue",
+    ]
+    assert statement["Resource"].endswith(f":secret:{NAME}/db-master-??????")
+    return {"asg": group["AutoScalingGroupName"], "tg": tg["TargetGroupArn"]}
+
+
+def monitoring(emu: Emulator) -> dict[str, Any]:
+    sns, cw, asg_api = emu.client("sns"), emu.client("cloudwatch"), emu.client("autoscaling")
+    topic = one(
+        [
+            t["TopicArn"]
+            for t in sns.list_topics()["Topics"]
+            if t["TopicArn"].endswith(f":{NAME}-alerts")
+        ],
+        "alerts topic",
+    )
+    subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "ops@example.com")]
+    tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=topic)["Tags"]}
+    assert tags.get("Project") == "stockroom"
+    policies = {
+        p["PolicyName"]: p
+        for p in asg_api.describe_policies(AutoScalingGroupName=f"{NAME}-app")["ScalingPolicies"]
+    }
+    out, into = policies[f"{NAME}-scale-out"], policies[f"{NAME}-scale-in"]
+    assert (out["ScalingAdjustment"], into["ScalingAdjustment"]) == (1, -1)
+    alarms = {
+        a["AlarmName"]: a for a in cw.describe_alarms(AlarmNamePrefix=f"{NAME}-")["MetricAlarms"]
+    }
+    high, low = alarms[f"{NAME}-cpu-high"], alarms[f"{NAME}-cpu-low"]
+    assert (high["Threshold"], high["EvaluationPeriods"], high["Period"]) == (70, 2, 60)
+    assert high["ComparisonOperator"] == "GreaterThanThreshold"
+    assert (low["Threshold"], low["Period"] * low["EvaluationPeriods"]) == (30, 600)
+    assert low["ComparisonOperator"] == "LessThanThreshold"
+    assert sorted(high["AlarmActions"]) == sorted([out["PolicyARN"], topic])
+    assert sorted(low["AlarmActions"]) == sorted([into["PolicyARN"], topic])
+    for name in (
+        "alb-5xx",
+        "unhealthy-hosts",
+        "rds-cpu",
+        "rds-free-storage",
+        "cpu-high",
+        "cpu-low",
+    ):
+        alarm = alarms[f"{NAME}-{name}"]
+        assert topic in alarm["AlarmActions"] and alarm["OKActions"] == [topic], name
+    unhealthy = alarms[f"{NAME}-unhealthy-hosts"]
+    assert unhealthy["MetricName"] == "UnHealthyHostCount" and unhealthy["Threshold"] == 0
+    events = emu.client("events")
+    rule = events.describe_rule(Name=f"{NAME}-asg-events")
+    assert "aws.autoscaling" in rule["EventPattern"] and "Launch" in rule["EventPattern"]
+    targets = events.list_targets_by_rule(Rule=f"{NAME}-asg-events")["Targets"]
+    assert [t["Arn"] for t in targets] == [topic]
+    return {"topic": topic, "scale_out": out["PolicyARN"], "scale_in": into["PolicyARN"]}
+
+
+def leftovers(emu: Emulator) -> list[str]:
+    """Everything of this environment still present (tagged, or named with the stack's prefix)."""
+    found: list[str] = []
+    ec2 = emu.client("ec2")
+    env = [{"Name": "tag:Environment", "Values": ["local"]}]
+    for call, key, idkey in (
+        (ec2.describe_vpcs, "Vpcs", "VpcId"),
+        (ec2.describe_subnets, "Subnets", "SubnetId"),
+        (ec2.describe_security_groups, "SecurityGroups", "GroupId"),
+        (ec2.describe_route_tables, "RouteTables", "RouteTableId"),
+        (ec2.describe_internet_gateways, "InternetGateways", "InternetGatewayId"),
+        (ec2.describe_addresses, "Addresses", "AllocationId"),
+        (ec2.describe_launch_templates, "LaunchTemplates", "LaunchTemplateId"),
+    ):
+        found += [r[idkey] for r in call(Filters=env)[key]]
+    found += [
+        n["NatGatewayId"]
+        for n in ec2.describe_nat_gateways()["NatGateways"]
+        if n["State"] in ("pending", "available")
+    ]
+    running = ec2.describe_instances(
+        Filters=[*env, {"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    )["Reservations"]
+    found += [i["InstanceId"] for r in running for i in r["Instances"]]
+    found += [
+        d["DBInstanceIdentifier"] for d in emu.client("rds").describe_db_instances()["DBInstances"]
+    ]
+    found += [
+        g["DBSubnetGroupName"]
+        for g in emu.client("rds").describe_db_subnet_groups()["DBSubnetGroups"]
+    ]
+    found += [s["Name"] for s in emu.client("secretsmanager").list_secrets()["SecretList"]]
+    elb = emu.client("elbv2")
+    found += [lb["LoadBalancerName"] for lb in elb.describe_load_balancers()["LoadBalancers"]]
+    found += [tg["TargetGroupName"] for tg in elb.describe_target_groups()["TargetGroups"]]
+    found += [
+        g["AutoScalingGroupName"]
+        for g in emu.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]
+    ]
+    found += [t["TopicArn"] for t in emu.client("sns").list_topics()["Topics"]]
+    found += [
+        a["AlarmName"]
+        for a in emu.client("cloudwatch").describe_alarms(AlarmNamePrefix=f"{NAME}-")[
+            "MetricAlarms"
+        ]
+    ]
+    found += [r["Name"] for r in emu.client("events").list_rules(NamePrefix=NAME)["Rules"]]
+    iam = emu.client("iam")
+    found += [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(NAME)]
+    found += [
+        p["InstanceProfileName"]
+        for p in iam.list_instance_profiles()["InstanceProfiles"]
+        if p["InstanceProfileName"].startswith(NAME)
+    ]
+    tagging = emu.client("resourcegroupstaggingapi")
+    found += [
+        r["ResourceARN"]
+        for r in tagging.get_resources(TagFilters=[{"Key": "Environment", "Values": ["local"]}])[
+            "ResourceTagMappingList"
+        ]
+    ]
+    return sorted(set(found))
+
+
+def counts(emu: Emulator) -> dict[str, int]:
+    """How many of each resource the stack has (a rerun after a crash must not duplicate any)."""
+    ec2 = emu.client("ec2")
+    env = [{"Name": "tag:Environment", "Values": ["local"]}]
+    return {
+        "vpcs": len(ec2.describe_vpcs(Filters=env)["Vpcs"]),
+        "subnets": len(ec2.describe_subnets(Filters=env)["Subnets"]),
+        "security_groups": len(ec2.describe_security_groups(Filters=env)["SecurityGroups"]),
+        "route_tables": len(ec2.describe_route_tables(Filters=env)["RouteTables"]),
+        "internet_gateways": len(ec2.describe_internet_gateways(Filters=env)["InternetGateways"]),
+        "nat_gateways": len(
+            [
+                n
+                for n in ec2.describe_nat_gateways()["NatGateways"]
+                if n["State"] in ("pending", "available")
+            ]
+        ),
+        "addresses": len(ec2.describe_addresses()["Addresses"]),
+        "db_instances": len(emu.client("rds").describe_db_instances()["DBInstances"]),
+        "secrets": len(emu.client("secretsmanager").list_secrets()["SecretList"]),
+        "load_balancers": len(emu.client("elbv2").describe_load_balancers()["LoadBalancers"]),
+        "asgs": len(emu.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]),
+        "topics": len(emu.client("sns").list_topics()["Topics"]),
+    }
