@@ -20,6 +20,7 @@ ERRORS = {
     "409": "Conflict (duplicate sku, insufficient stock, busy)",
     "412": "If-Match does not match the current version",
     "413": "Body too large",
+    "414": "Request line too long (gunicorn rejects request lines over 4094 bytes, HTML body)",
     "415": "Unsupported media type",
     "422": "Validation failed",
     "503": "Database unavailable",
@@ -46,6 +47,9 @@ def _op(
     responses = dict(ok)
     for code in errors:
         responses[code] = {"description": ERRORS[code]} | _json(_ref("Error"))
+    if params and any(p["in"] == "query" for p in params):
+        # Answered by gunicorn before the app runs, so no JSON body is promised.
+        responses["414"] = {"description": ERRORS["414"]}
     op: dict[str, Any] = {"summary": summary, "responses": responses}
     if body is not None:
         op["requestBody"] = {"required": True, "content": body}
