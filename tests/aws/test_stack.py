@@ -74,6 +74,56 @@ def test_each_playbook_runs_alone(emulator: Emulator, fresh: Run) -> None:
         assert run.recap["changed"] == 0, (playbook, changed_tasks(run))
 
 
+def test_drill_scales_out_to_max_and_back_with_alerts(emulator: Emulator, fresh: Run) -> None:
+    """Issue 7, simulated trigger: the emulator never evaluates alarms (the drill says so)."""
+    run = run_playbook(emulator, "playbooks/drill.yml")
+    assert run.rc == 0, run.output[-5000:]
+    TIMINGS["drill"] = {"seconds": round(run.seconds, 1)}
+    report = json.loads((ROOT / "reports" / "drill-local.json").read_text())
+    assert report["outcome"] == "passed" and report["mode"] == "simulated"
+    steps = [(e["step"], e["observed"]) for e in report["timeline"]]
+    executed = [o for s, o in steps if s.endswith("-scale-out executed")]
+    assert executed == ["desired 3 -> 4", "desired 4 -> 5"]
+    assert any(s.endswith("-scale-out refused") and "5 -> 6" in o for s, o in steps)
+    at_max = next(o for s, o in steps if s == "after scale-out")
+    assert (at_max["desired"], at_max["in_service"], at_max["healthy_targets"]) == (5, 5, 5)
+    assert [o for s, o in steps if s.endswith("-scale-in executed")] == [
+        "desired 5 -> 4",
+        "desired 4 -> 3",
+    ]
+    messages = [o for s, o in steps if s == "SNS messages read from the queue"]
+    assert [m["alarm"] for m in messages] == [3, 3], messages
+    assert_drill_cleaned_up(emulator)
+
+
+def test_a_failing_drill_still_cleans_up(emulator: Emulator, fresh: Run) -> None:
+    # Pointing the scale-in step at the scale-out alarm makes it fail half-way, with the queue live.
+    run = run_playbook(
+        emulator, "playbooks/drill.yml", "-e", "aws_drill_low_alarm=stockroom-local-cpu-high"
+    )
+    assert run.rc != 0
+    assert (
+        "failed at 'Simulated | Fire the CPU-low alarm until the group is back at its min'"
+        in run.output
+    )
+    assert_drill_cleaned_up(emulator)
+
+
+def assert_drill_cleaned_up(emulator: Emulator) -> None:
+    assert not [
+        u for u in emulator.client("sqs").list_queues().get("QueueUrls", []) if "drill" in u
+    ], "the drill's queue must be deleted"
+    topic = checks.monitoring(emulator)["topic"]
+    subs = emulator.client("sns").list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
+    assert [s["Protocol"] for s in subs] == ["email"], "the drill's subscription must be removed"
+    group = emulator.client("autoscaling").describe_auto_scaling_groups(
+        AutoScalingGroupNames=["stockroom-local-app"]
+    )["AutoScalingGroups"][0]
+    assert group["DesiredCapacity"] == 3
+    alarms = emulator.client("cloudwatch").describe_alarms(AlarmNamePrefix="stockroom-local-cpu")
+    assert {a["StateValue"] for a in alarms["MetricAlarms"]} == {"OK"}
+
+
 def test_teardown_removes_everything_and_twice_is_a_noop(emulator: Emulator, fresh: Run) -> None:
     run = run_playbook(emulator, "playbooks/teardown.yml")
     assert run.rc == 0, run.output[-4000:]
