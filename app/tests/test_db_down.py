@@ -34,9 +34,10 @@ def timed(call: Any) -> tuple[Any, float]:
     return result, time.monotonic() - started
 
 
+@pytest.mark.parametrize("idle", [False, True], ids=["busy-pool", "idle-pool"])
 @pytest.mark.parametrize("mode", ["refuse", "blackhole"])
 def test_outage_and_recovery(
-    proxied: tuple[Flask, TcpProxy], tokens: dict[str, str], mode: str
+    proxied: tuple[Flask, TcpProxy], tokens: dict[str, str], mode: str, idle: bool
 ) -> None:
     app, proxy = proxied
     client = app.test_client()
@@ -45,6 +46,8 @@ def test_outage_and_recovery(
     assert client.get("/readyz").status_code == 200
 
     proxy.down(mode)
+    if idle:
+        time.sleep(1.2)  # pooled connections now count as idle: checkout pings them first
     for _ in range(2):  # the first request finds dead pooled connections, the second a dead host
         resp, took = timed(lambda: client.get("/api/v1/items?per_page=1", headers=auth))
         assert resp.status_code == 503 and took < LIMIT, (resp.status_code, took)
