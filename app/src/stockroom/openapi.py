@@ -105,7 +105,12 @@ def build_spec() -> dict[str, Any]:
         _param("per_page", "query", {"type": "integer", "minimum": 1, "maximum": 200}),
     ]
     list_params = [
-        _param("q", "query", {"type": "string", "maxLength": 200}, "SKU prefix or name substring"),
+        _param(
+            "q",
+            "query",
+            {"type": "string", "maxLength": 200},
+            "prefix of the SKU or of the name (case-insensitive)",
+        ),
         _param("category", "query", {"type": "string", "maxLength": 64}),
         _param("location", "query", {"type": "string", "maxLength": 64}),
         _param("low_stock", "query", {"type": "boolean"}),

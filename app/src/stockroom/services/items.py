@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Row, and_, bindparam, func, insert, literal, or_, select, update
+from sqlalchemy import Row, and_, bindparam, func, insert, literal, select, union, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -132,14 +132,22 @@ def _escape_like(text: str) -> str:
     return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
+def _source(query: ItemQuery) -> Any:
+    """FROM clause of the list: the items table, or for ``q`` the items whose SKU or name starts
+    with q. Each prefix is an index range scan; the UNION of the two id sets is what a plain
+    ``sku LIKE .. OR name LIKE ..`` cannot give (that would scan the whole table at 1M rows)."""
+    if not query.q:
+        return items_t
+    prefix = _escape_like(query.q) + "%"
+    matches = union(
+        select(items_t.c.id).where(items_t.c.sku.like(prefix, escape="!")),
+        select(items_t.c.id).where(items_t.c.name.like(prefix, escape="!")),
+    ).subquery("matches")
+    return items_t.join(matches, matches.c.id == items_t.c.id)
+
+
 def _filters(query: ItemQuery) -> list[Any]:
     conds: list[Any] = []
-    if query.q:
-        q = _escape_like(query.q)
-        # SKU by prefix (index range); name by substring (scan bounded by LIMIT and TOTAL_CAP).
-        conds.append(
-            or_(items_t.c.sku.like(q + "%", escape="!"), items_t.c.name.like(f"%{q}%", escape="!"))
-        )
     if query.category is not None:
         conds.append(items_t.c.category == query.category)
     if query.location is not None:
@@ -161,8 +169,10 @@ def list_items(session: Session, query: ItemQuery) -> tuple[list[Row[Any]], int,
     offset = (query.page - 1) * query.per_page
     # Deferred join: walk only the (covering) index to skip `offset` rows, then fetch full rows
     # for the page alone.
+    source = _source(query)
     ids = (
         select(items_t.c.id)
+        .select_from(source)
         .where(and_(True, *conds))
         .order_by(*order)
         .limit(query.per_page)
@@ -176,7 +186,7 @@ def list_items(session: Session, query: ItemQuery) -> tuple[list[Row[Any]], int,
     key = (query.q, query.category, query.location, query.low_stock)
     total = COUNT_CACHE.get(key)
     if total is None:
-        capped = select(literal(1)).select_from(items_t).where(and_(True, *conds))
+        capped = select(literal(1)).select_from(source).where(and_(True, *conds))
         capped = capped.limit(TOTAL_CAP + 1)
         total = session.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
         COUNT_CACHE.put(key, total)
