@@ -25,3 +25,12 @@ def test_bad_input_fails_before_touching_aws(emulator: Emulator, extra: str, var
     ec2 = emulator.client("ec2")
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["badinput"]}])["Vpcs"]
     assert vpcs == [], "validation must fail before any resource is created"
+
+
+def test_check_mode_on_a_new_stack_plans_without_creating(emulator: Emulator) -> None:
+    run = run_playbook(emulator, "site.yml", "--check", "-e", "stockroom_env=plan")
+    assert run.rc == 0, run.output[-3000:]
+    assert run.recap["changed"] >= 1, "the VPC would be created"
+    ec2 = emulator.client("ec2")
+    vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Environment", "Values": ["plan"]}])["Vpcs"]
+    assert vpcs == [], "--check must not create anything"
