@@ -34,7 +34,7 @@ def browser() -> Iterator[webdriver.Chrome]:
         ):  # fmt: skip
             opts.add_argument(flag)
         driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-        driver.implicitly_wait(5)
+        driver.implicitly_wait(15)
         try:
             yield driver
         finally:
@@ -45,7 +45,7 @@ def _submit(driver: webdriver.Chrome, selector: str) -> None:
     """Click a submit button and wait until the browser has left the current page."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, selector).click()
-    WebDriverWait(driver, 10).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
 
 
 def _fill(driver: webdriver.Chrome, field_id: str, value: str) -> None:
