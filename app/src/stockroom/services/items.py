@@ -118,7 +118,7 @@ _GET_ITEM_LOCKED = _GET_ITEM.with_for_update(read=True)
 
 def get_item(session: Session, item_id: int, lock: bool = False) -> Row[Any]:
     stmt = _GET_ITEM_LOCKED if lock else _GET_ITEM
-    row = session.execute(stmt, {"item_id": item_id}).first()
+    row = session.connection().execute(stmt, {"item_id": item_id}).first()
     if row is None:
         raise NotFound(f"item {item_id} not found")
     return row
@@ -180,7 +180,8 @@ def list_items(session: Session, query: ItemQuery) -> tuple[list[Row[Any]], int,
         .subquery("page_ids")
     )
     stmt = select(items_t).join(ids, items_t.c.id == ids.c.id).order_by(*order)
-    rows = list(session.execute(stmt))
+    conn = session.connection()  # Core statements: skip the ORM execution layer
+    rows = list(conn.execute(stmt))
     if offset == 0 and len(rows) < query.per_page:
         return rows, len(rows), True
     key = (query.q, query.category, query.location, query.low_stock)
@@ -188,7 +189,7 @@ def list_items(session: Session, query: ItemQuery) -> tuple[list[Row[Any]], int,
     if total is None:
         capped = select(literal(1)).select_from(source).where(and_(True, *conds))
         capped = capped.limit(TOTAL_CAP + 1)
-        total = session.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
+        total = conn.execute(select(func.count()).select_from(capped.subquery())).scalar_one()
         COUNT_CACHE.put(key, total)
     return rows, min(total, TOTAL_CAP), total <= TOTAL_CAP
 
@@ -271,6 +272,18 @@ def delete_item(session: Session, item_id: int) -> None:
     session.commit()
 
 
+_NEW_QTY = items_t.c.quantity + bindparam("b_delta")
+_MOVE_UPDATE = (
+    update(items_t)
+    .where(items_t.c.id == bindparam("b_id"), _NEW_QTY >= 0, _NEW_QTY <= MAX_QUANTITY)
+    .values(quantity=_NEW_QTY, version=items_t.c.version + 1, updated_at=bindparam("b_now"))
+)
+_QTY = select(items_t.c.quantity).where(items_t.c.id == bindparam("b_id"))
+_QTY_SHARED = _QTY.with_for_update(read=True)
+_QTY_LOCKED = _QTY.with_for_update()
+_MOVE_INSERT = insert(moves_t)
+
+
 def record_movement(
     session: Session, item_id: int, *, delta: int, reason: str, note: str, username: str
 ) -> dict[str, Any]:
@@ -281,18 +294,13 @@ def record_movement(
     the first one's row lock, then re-evaluates the condition and matches no row.
     """
     now = utcnow()
-    new_qty = items_t.c.quantity + delta
-    stmt = (
-        update(items_t)
-        .where(items_t.c.id == item_id, new_qty >= 0, new_qty <= MAX_QUANTITY)
-        .values(quantity=new_qty, version=items_t.c.version + 1, updated_at=now)
-    )
+    params = {"b_id": item_id, "b_delta": delta, "b_now": now}
+    # Core statements on the session's connection: same transaction, without the ORM layer.
+    conn = session.connection()
     try:
-        if session.execute(stmt).rowcount != 1:
+        if conn.execute(_MOVE_UPDATE, params).rowcount != 1:
             # Locking read: see the latest committed quantity, not this transaction's snapshot.
-            current = session.execute(
-                select(items_t.c.quantity).where(items_t.c.id == item_id).with_for_update(read=True)
-            ).scalar()
+            current = conn.execute(_QTY_SHARED, params).scalar()
             session.rollback()
             if current is None:
                 raise NotFound(f"item {item_id} not found")
@@ -305,19 +313,18 @@ def record_movement(
                 "quantity would exceed the maximum", {"delta": f"quantity limit is {MAX_QUANTITY}"}
             )
         # Our UPDATE holds the row lock until commit, so this read is our own result.
-        after = session.execute(
-            select(items_t.c.quantity).where(items_t.c.id == item_id).with_for_update()
-        ).scalar_one()
-        move_id = session.execute(
-            insert(moves_t).values(
-                item_id=item_id,
-                delta=delta,
-                reason=reason,
-                note=note,
-                quantity_after=after,
-                username=username,
-                created_at=now,
-            )
+        after = conn.execute(_QTY_LOCKED, params).scalar_one()
+        move_id = conn.execute(
+            _MOVE_INSERT,
+            {
+                "item_id": item_id,
+                "delta": delta,
+                "reason": reason,
+                "note": note,
+                "quantity_after": after,
+                "username": username,
+                "created_at": now,
+            },
         ).inserted_primary_key[0]
         session.commit()
     except Exception:

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -185,17 +185,20 @@ class TokenCache:
 TOKEN_CACHE = TokenCache()
 
 
+_TOKEN_USER = (
+    select(users_t.c.id, users_t.c.username, users_t.c.role, users_t.c.active)
+    .join(tokens_t, tokens_t.c.user_id == users_t.c.id)
+    .where(tokens_t.c.token_hash == bindparam("token_hash"), tokens_t.c.revoked_at.is_(None))
+)
+
+
 def authenticate_token(session: Session, token: str, cache_ttl: float = 0.0) -> Principal | None:
     if not token.startswith(TOKEN_PREFIX) or len(token) > 200:
         return None
     key = _hash_token(token)
     if cache_ttl > 0 and (hit := TOKEN_CACHE.get(key, cache_ttl)) is not None:
         return hit
-    row = session.execute(
-        select(users_t.c.id, users_t.c.username, users_t.c.role, users_t.c.active)
-        .join(tokens_t, tokens_t.c.user_id == users_t.c.id)
-        .where(tokens_t.c.token_hash == key, tokens_t.c.revoked_at.is_(None))
-    ).first()
+    row = session.connection().execute(_TOKEN_USER, {"token_hash": key}).first()
     if row is None or not row.active:
         return None
     principal = Principal(row.id, row.username, row.role)
