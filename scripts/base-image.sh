@@ -10,7 +10,6 @@
 # (Molecule does; each must be used by one container at a time):
 #   CACHE/apt-SUITE   -> /var/cache/apt/archives   (downloaded .debs)
 #   CACHE/lists-SUITE -> /var/lib/apt/lists        (package indexes; apt refreshes them when stale)
-# and CACHE/pip (-> /root/.cache/pip), which pip's own locking lets containers share.
 # Environment (all optional):
 #   STOCKROOM_BASE_CACHE    cache directory, outside the repo   (default /var/cache/stockroom)
 #   STOCKROOM_DEBIAN_MIRROR Debian mirror for debootstrap        (default http://deb.debian.org/debian)
@@ -77,7 +76,6 @@ for dir in "$cache/apt-$suite" "$cache/lists-$suite"; do
     touch -d @0 "$dir" # "never updated": the first apt run refreshes the indexes
   fi
 done
-mkdir -p "$cache/pip"
 
 if ! podman image exists "$image"; then
   echo "base-image: importing $tarball as $image" >&2
