@@ -322,12 +322,19 @@ def leftovers(emu: Emulator) -> list[str]:
         if p["InstanceProfileName"].startswith(NAME)
     ]
     tagging = emu.client("resourcegroupstaggingapi")
-    found += [
+    tagged = [
         r["ResourceARN"]
         for r in tagging.get_resources(TagFilters=[{"Key": "Environment", "Values": ["local"]}])[
             "ResourceTagMappingList"
         ]
     ]
+    # Terminated instances stay listed (with their tags) for a while, on AWS as on the emulator.
+    instances = [a.rsplit("/", 1)[1] for a in tagged if ":instance/" in a]
+    gone = set()
+    if instances:
+        for r in ec2.describe_instances(InstanceIds=instances)["Reservations"]:
+            gone |= {i["InstanceId"] for i in r["Instances"] if i["State"]["Name"] == "terminated"}
+    found += [a for a in tagged if a.rsplit("/", 1)[-1] not in gone]
     return sorted(set(found))
 
 

@@ -93,14 +93,21 @@ class Drill:
         raise SystemExit(f"drill: policy {arns[0]} of {alarm['AlarmName']} does not exist")
 
     def healthy_targets(self) -> int:
-        arns = self.group()["TargetGroupARNs"]
+        """In-service instances of the group that every target group reports healthy.
+
+        Counted per instance: the emulator leaves terminated instances registered (and "healthy").
+        """
+        group = self.group()
         elb = self.client("elbv2")
-        return sum(
-            1
-            for arn in arns
-            for t in elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
-            if t["TargetHealth"]["State"] == "healthy"
-        )
+        healthy: set[str] | None = None
+        for arn in group["TargetGroupARNs"]:
+            found = elb.describe_target_health(TargetGroupArn=arn)["TargetHealthDescriptions"]
+            ids = {t["Target"]["Id"] for t in found if t["TargetHealth"]["State"] == "healthy"}
+            healthy = ids if healthy is None else healthy & ids
+        in_service = {
+            i["InstanceId"] for i in group["Instances"] if i["LifecycleState"] == "InService"
+        }
+        return len(in_service & (healthy or set()))
 
     def cmd_start(self) -> dict[str, Any]:
         if self.timeline.exists():
