@@ -11,4 +11,5 @@ export CONTAINERS_CONF="$PWD/molecule/containers.conf"
 scripts/services.sh mariadb-up
 ansible-playbook playbooks/fleet.yml -i inventory/local -e local_fleet_state=absent "$@"
 scripts/demo-emulator.sh down
+rm -f .run/demo-last.log
 echo "demo-down: done"

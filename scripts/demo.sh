@@ -18,5 +18,9 @@ STOCKROOM_AWS_ENDPOINT="$(scripts/demo-emulator.sh up)"
 export STOCKROOM_AWS_ENDPOINT
 
 start=$(date +%s)
-ansible-playbook site.yml -i inventory/local "$@"
-echo "demo: site.yml took $(($(date +%s) - start)) s; emulator at $STOCKROOM_AWS_ENDPOINT (make demo-down removes everything)"
+ansible-playbook site.yml -i inventory/local "$@" | tee .run/demo-last.log
+echo
+echo "demo: site.yml took $(($(date +%s) - start)) s (full output in .run/demo-last.log)"
+# The fleet play's summary (URL, admin user, where the password is, what the emulator holds) again at the end.
+sed -n '/Show how to reach the fleet/,/^}/p' .run/demo-last.log | sed -n 's/^ *"\(.*\)",\{0,1\}$/  \1/p'
+echo "  make demo-down removes everything the demo made"

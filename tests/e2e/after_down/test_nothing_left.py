@@ -37,6 +37,7 @@ def test_no_load_balancer_left() -> None:
 
 def test_no_files_left() -> None:
     assert not STATE_DIR.exists(), f"{STATE_DIR} still exists"
+    assert not (ROOT / ".run" / "demo-last.log").exists(), "the demo's log is still there"
     assert not (ROOT / ".run" / "demo-emulator").exists(), (
         "the demo emulator's files are still there"
     )
