@@ -328,12 +328,18 @@ def leftovers(emu: Emulator) -> list[str]:
             "ResourceTagMappingList"
         ]
     ]
-    # Terminated instances stay listed (with their tags) for a while, on AWS as on the emulator.
+    # Terminated instances and deleted NAT gateways stay listed (with their tags) for a while, on
+    # AWS as on the emulator: they are gone, not left over.
     instances = [a.rsplit("/", 1)[1] for a in tagged if ":instance/" in a]
     gone = set()
     if instances:
         for r in ec2.describe_instances(InstanceIds=instances)["Reservations"]:
             gone |= {i["InstanceId"] for i in r["Instances"] if i["State"]["Name"] == "terminated"}
+    gone |= {
+        n["NatGatewayId"]
+        for n in ec2.describe_nat_gateways()["NatGateways"]
+        if n["State"] in ("deleting", "deleted")
+    }
     found += [a for a in tagged if a.rsplit("/", 1)[-1] not in gone]
     return sorted(set(found))
 
