@@ -202,6 +202,12 @@ def _values(data: ItemCreate | ItemUpdate, exclude: set[str] | None = None) -> d
     }
 
 
+def _raise_if_duplicate(exc: IntegrityError, sku: str | None) -> None:
+    """Turn the unique-key violation on sku into the API's 409; other errors pass on."""
+    if _is_duplicate(exc):
+        raise DuplicateSku(f"sku {sku!r} already exists", {"sku": "already exists"}) from None
+
+
 def create_item(session: Session, data: ItemCreate, username: str) -> int:
     now = utcnow()
     values = _values(data) | {"version": 1, "created_at": now, "updated_at": now}
@@ -222,10 +228,7 @@ def create_item(session: Session, data: ItemCreate, username: str) -> int:
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        if _is_duplicate(exc):
-            raise DuplicateSku(
-                f"sku {data.sku!r} already exists", {"sku": "already exists"}
-            ) from None
+        _raise_if_duplicate(exc, data.sku)
         raise
     return int(item_id)
 
@@ -252,10 +255,7 @@ def update_item(
         session.commit()
     except IntegrityError as exc:
         session.rollback()
-        if _is_duplicate(exc):
-            raise DuplicateSku(
-                f"sku {data.sku!r} already exists", {"sku": "already exists"}
-            ) from None
+        _raise_if_duplicate(exc, data.sku)
         raise
     except Exception:
         session.rollback()
