@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 from conftest import new_sku
+from sqlalchemy import text
+
+from stockroom.config import GROUP_CONCAT_MAX_LEN
+from stockroom.extensions import db
+from stockroom.schemas import ItemQuery
+from stockroom.services import items as svc
 
 
 def create(api: Any, **fields: Any) -> dict[str, Any]:
@@ -197,6 +204,49 @@ def test_list_filters_sort_and_pagination(api: Any) -> None:
     # Prefix, not substring: both prefixes are index range scans at 1M rows.
     assert api.get(f"/items?q=hing&category={cat}").get_json()["items"] == []
     assert api.get("/items?q=%25&category=none-such").get_json()["items"] == []
+
+
+TRICKY_TEXT = 'quote " backslash \\ newline\n tab\t ctrl\x01 <b>&amp;</b> ✓ 😀 \u2028'
+
+
+def test_list_items_match_get_item(api: Any) -> None:
+    """On MariaDB the list's item objects are built by the database (JSON_OBJECT): every field
+    must equal what GET /items/{id} (built in Python) returns, escaping and formats included."""
+    cat = "json-" + new_sku()
+    made = [
+        create(api, category=cat, description=TRICKY_TEXT, name='Ünïcode ✓ "x"', unit_cost="0.5"),
+        create(api, category=cat, quantity=3, reorder_level=3, unit_cost="1234567890.99"),
+        create(api, category=cat, quantity=9, reorder_level=2, location="Shelf \\ 7"),
+    ]
+    assert api.post(f"/items/{made[1]['id']}/movements", json={"delta": 1, "reason": "receive"})
+    listed = api.get(f"/items?category={cat}&sort=-updated_at").get_json()["items"]
+    assert {i["id"] for i in listed} == {m["id"] for m in made}
+    for item in listed:
+        assert item == api.get(f"/items/{item['id']}").get_json()
+    by_id = {i["id"]: i for i in listed}
+    assert by_id[made[0]["id"]]["description"] == TRICKY_TEXT
+    assert by_id[made[0]["id"]]["unit_cost"] == "0.50"
+    assert [by_id[m["id"]]["low_stock"] for m in made] == [True, False, False]
+    assert listed[0]["id"] == made[1]["id"]  # the latest movement made it the newest
+
+
+def test_list_falls_back_when_the_database_cuts_the_page_short(
+    app: Any, api: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page longer than group_concat_max_len comes back cut short by the database; the
+    service must notice and answer from the row-by-row path, not send broken JSON."""
+    cat = "cut-" + new_sku()
+    made = [create(api, category=cat, description="x" * 1500) for _ in range(3)]
+    monkeypatch.setattr(svc, "GROUP_CONCAT_MAX_LEN", 2048)
+    with app.app_context():
+        db.session.execute(text("SET SESSION group_concat_max_len = 2048"))
+        docs, total, exact = svc.list_item_docs(db.session, ItemQuery(category=cat))
+        restore = f"SET SESSION group_concat_max_len = {GROUP_CONCAT_MAX_LEN}"
+        db.session.execute(text(restore))
+        db.session.remove()
+    items = json.loads("[" + docs + "]")  # a cut-short text would not parse
+    assert [i["sku"] for i in items] == sorted(m["sku"] for m in made)
+    assert items[0]["description"] == "x" * 1500 and (total, exact) == (3, True)
 
 
 @pytest.mark.parametrize(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from stockroom.config import ConfigError, load_settings
 from stockroom.errors import InsufficientStock, NotFound, ValidationFailed
 from stockroom.extensions import db
 from stockroom.migrate import upgrade
-from stockroom.schemas import ItemCreate, MovementCreate
+from stockroom.schemas import ItemCreate, ItemQuery, MovementCreate
 from stockroom.services import csvio
 from stockroom.services import items as svc
 
@@ -111,3 +112,16 @@ def test_services_on_sqlite(sqlite_app: Flask) -> None:
             svc.record_movement(db.session, 999, delta=1, reason="receive", note="", username="me")
         row = svc.get_item(db.session, item_id)
         assert row.quantity == 0 and row.version == 2 and bool(row.low_stock)
+
+
+def test_list_on_sqlite_encodes_rows_in_python(sqlite_app: Flask) -> None:
+    """SQLite (development) has no JSON_OBJECT/GROUP_CONCAT path: the same list, built here."""
+    with sqlite_app.app_context():
+        for n in (3, 1, 2):
+            svc.create_item(db.session, ItemCreate(sku=f"L-{n}", name=f"n{n}", quantity=n), "me")
+        docs, total, exact = svc.list_item_docs(
+            db.session, ItemQuery(q="L-", sort="-quantity", per_page=2)
+        )
+        items = json.loads("[" + docs + "]")
+        assert [i["sku"] for i in items] == ["L-3", "L-2"] and (total, exact) == (3, True)
+        assert items[0] == svc.item_dict(svc.get_item(db.session, items[0]["id"]))

@@ -13,6 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# Longest GROUP_CONCAT result a MySQL connection may build. A list page is at most 200 items of
+# at most ~14 kB of JSON each; a longer result means rows written around the API's limits, and
+# services.items.list_item_docs then takes its row-by-row path.
+GROUP_CONCAT_MAX_LEN = 8 * 1024 * 1024
+
 
 class ConfigError(Exception):
     """Invalid or missing configuration; the message is shown to the operator as one line."""
@@ -110,6 +115,9 @@ def flask_config(settings: Settings, overrides: Mapping[str, Any] | None = None)
                 "connect_timeout": settings.db_connect_timeout,
                 "read_timeout": settings.db_read_timeout,
                 "write_timeout": settings.db_read_timeout,
+                # GET /items has the database join a page's JSON objects into one text (MySQL's
+                # default limit, 1024 bytes, would cut it short).
+                "init_command": f"SET SESSION group_concat_max_len = {GROUP_CONCAT_MAX_LEN}",
             },
         )
     cfg: dict[str, Any] = {
