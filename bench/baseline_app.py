@@ -1,6 +1,7 @@
-"""Baseline for the benchmark: the least a Flask app can do to serve one row by id.
+"""Baseline for the benchmark: the least a Flask app can do to serve one row by id, and one
+filtered page of rows the way a plain Flask app would (rows decoded by the driver, jsonify).
 
-Raw PyMySQL, one connection per gunicorn thread, no ORM, no auth, no validation.
+Raw PyMySQL, one connection per gunicorn thread, no ORM, no auth, no validation, no count.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import threading
 from typing import Any
 
 import pymysql
-from flask import Flask, abort, jsonify
+from flask import Flask, abort, jsonify, request
 
 app = Flask(__name__)
 _local = threading.local()
@@ -43,3 +44,28 @@ def get_item(item_id: int) -> Any:
         abort(404)
     row["unit_cost"] = str(row["unit_cost"])
     return jsonify(row)
+
+
+LIST_COLUMNS = (
+    "id, sku, name, description, category, location, unit, quantity, reorder_level, unit_cost,"
+    " low_stock, version, created_at, updated_at"
+)
+
+
+@app.get("/items")
+def list_items() -> Any:
+    per_page = int(request.args.get("per_page", "50"))
+    offset = (int(request.args.get("page", "1")) - 1) * per_page
+    with _conn().cursor() as cur:
+        cur.execute(
+            f"SELECT {LIST_COLUMNS} FROM items WHERE category = %s"  # noqa: S608
+            " ORDER BY sku LIMIT %s OFFSET %s",
+            (request.args["category"], per_page, offset),
+        )
+        rows = cur.fetchall()
+    for row in rows:
+        row["unit_cost"] = str(row["unit_cost"])
+        row["low_stock"] = bool(row["low_stock"])
+        row["created_at"] = row["created_at"].isoformat() + "Z"
+        row["updated_at"] = row["updated_at"].isoformat() + "Z"
+    return jsonify(items=rows)
