@@ -10,12 +10,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import pymysql
 import pytest
 from conftest import app_env, mariadb_url
 from flask import Flask
 from tcpproxy import TcpProxy
 
 from stockroom.app import create_app
+from stockroom.db import READER
 
 LIMIT = 2.0  # seconds: the API must answer within this while the database is gone
 
@@ -64,3 +66,23 @@ def test_outage_and_recovery(
     assert client.get("/readyz").status_code == 200
     resp = client.get("/api/v1/items?per_page=1", headers=auth)
     assert resp.status_code == 200, resp.get_data(as_text=True)
+
+
+def test_reads_survive_a_pooled_connection_that_died(db_name: str, tokens: dict[str, str]) -> None:
+    """GET requests read through the reader pool; when the server dropped its pooled connection
+    (restart, failover, wait_timeout), the read is repeated on a new connection, not a 503."""
+    app = create_app(env=app_env(mariadb_url(db_name)))
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {tokens['viewer']}"}
+    assert client.get("/api/v1/items?per_page=1", headers=auth).status_code == 200
+    reader = app.extensions[READER]
+    assert reader.pool.checkedin() == 1  # the one reader connection, back in the pool
+    with reader.connect() as conn:
+        victim = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+    admin = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+    admin.cursor().execute(f"KILL {int(victim)}")
+    admin.close()
+    for path in ("/api/v1/items?per_page=1", "/api/v1/items/1"):
+        assert client.get(path, headers=auth).status_code in (200, 404)
+    with reader.connect() as conn:
+        assert conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar() != victim

@@ -15,6 +15,8 @@ from stockroom.api import bp as api_bp
 from stockroom.config import Settings, flask_config, load_settings
 from stockroom.db import (
     LOCK_CODES,
+    READER,
+    create_reader,
     install_fast_handshake,
     install_idle_ping,
     is_unavailable,
@@ -55,8 +57,11 @@ def create_app(
     csrf.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "mysql":
-            install_fast_handshake(db.engine, settings.db_connect_timeout)
-            install_idle_ping(db.engine, settings.db_ping_idle_seconds)
+            reader = create_reader(db.engine, app.config["SQLALCHEMY_ENGINE_OPTIONS"])
+            app.extensions[READER] = reader
+            for engine in (db.engine, reader):
+                install_fast_handshake(engine, settings.db_connect_timeout)
+                install_idle_ping(engine, settings.db_ping_idle_seconds)
 
     csrf.exempt(api_bp)  # the API authenticates with bearer tokens, not cookies
     app.register_blueprint(health_bp)

@@ -26,6 +26,7 @@ from sqlalchemy import (
     union,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
@@ -135,9 +136,13 @@ _GET_ITEM = select(items_t).where(items_t.c.id == bindparam("item_id"))
 _GET_ITEM_LOCKED = _GET_ITEM.with_for_update(read=True)
 
 
-def get_item(session: Session, item_id: int, lock: bool = False) -> Row[Any]:
+def _connection(source: Session | Connection) -> Connection:
+    return source if isinstance(source, Connection) else source.connection()
+
+
+def get_item(source: Session | Connection, item_id: int, lock: bool = False) -> Row[Any]:
     stmt = _GET_ITEM_LOCKED if lock else _GET_ITEM
-    row = session.connection().execute(stmt, {"item_id": item_id}).first()
+    row = _connection(source).execute(stmt, {"item_id": item_id}).first()
     if row is None:
         raise NotFound(f"item {item_id} not found")
     return row
@@ -269,9 +274,9 @@ def _total(conn: Any, query: ItemQuery, count: int) -> tuple[int, bool]:
     return min(total, TOTAL_CAP), total <= TOTAL_CAP
 
 
-def list_items(session: Session, query: ItemQuery) -> tuple[list[Row[Any]], int, bool]:
+def list_items(source: Session | Connection, query: ItemQuery) -> tuple[list[Row[Any]], int, bool]:
     """One page of items plus (total, total_exact)."""
-    conn = session.connection()  # Core statements: skip the ORM execution layer
+    conn = _connection(source)  # Core statements: skip the ORM execution layer
     rows = list(conn.execute(_statements(_shape(query)).rows, _params(query)))
     return rows, *_total(conn, query, len(rows))
 
@@ -320,19 +325,19 @@ _ITEM_JSON = func.json_object(
 )
 
 
-def list_item_docs(session: Session, query: ItemQuery) -> tuple[str, int, bool]:
+def list_item_docs(source: Session | Connection, query: ItemQuery) -> tuple[str, int, bool]:
     """Like list_items, but the page's items as comma-separated JSON objects of item_dict().
 
     On MySQL/MariaDB the database builds that text in one row: decoding 50 rows x 14 columns in
     the pure-Python PyMySQL driver was most of a list request's CPU (docs/benchmarks.md). Other
     databases (SQLite in development) get the rows encoded here."""
-    conn = session.connection()
+    conn = _connection(source)
     if conn.dialect.name in ("mysql", "mariadb"):
         text, count = _run(conn, _statements(_shape(query)).docs, _params(query)).one()
         # A result at the limit may have been cut short: then take the slow path.
         if text is None or len(text.encode()) < GROUP_CONCAT_MAX_LEN - 4:
             return text or "", *_total(conn, query, count)
-    rows, total, exact = list_items(session, query)
+    rows, total, exact = list_items(conn, query)
     return ",".join(json.dumps(item_dict(r)) for r in rows), total, exact
 
 
