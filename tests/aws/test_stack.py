@@ -14,7 +14,7 @@ from typing import Any
 
 import checks
 import pytest
-from awsstack import ROOT, Emulator, Run, base_args, playbook_env, run_playbook
+from awsstack import NAME, ROOT, Emulator, Run, base_args, playbook_env, run_playbook
 
 TIMINGS: dict[str, Any] = {}
 
@@ -72,6 +72,172 @@ def test_each_playbook_runs_alone(emulator: Emulator, fresh: Run) -> None:
         run = run_playbook(emulator, playbook)
         assert run.rc == 0, run.output[-4000:]
         assert run.recap["changed"] == 0, (playbook, changed_tasks(run))
+
+
+# Tasks that skip a resource when what was read already matches, and the hand-made change each one
+# must notice. The run after the changes reports exactly these tasks as changed, nothing else.
+DRIFT_TASKS = (
+    "VPC | Create the VPC",
+    "Gateways | Attach an internet gateway",
+    "Gateways | Tag the NAT gateways and their elastic IPs",
+    "Subnets | Create one subnet per tier and zone",
+    "Security groups | Wait for the groups written first",
+    "Security groups | Wait for the rules that name another group",
+    "Routes | Wait for the route tables",
+    "Instance | DB subnet group over the private DB subnets",
+    "ASG | Tag the launch template",
+    "Scaling | Simple policies",
+    "Alarms | CPU alarms wired to the scaling policies and the topic",
+)
+
+
+def test_hand_made_drift_is_found_by_check_and_put_back(emulator: Emulator, fresh: Run) -> None:
+    """The roles read what exists and skip what already matches: a hand-made change must still be
+    seen - by --check, which leaves it - and put back by the next run, and nothing else touched."""
+    ec2 = emulator.client("ec2")
+    net = checks.network(emulator)
+    in_vpc = [{"Name": "vpc-id", "Values": [net["vpc_id"]]}]
+    drift_network(emulator, net)
+    drift_other_tiers(emulator)
+
+    check = run_playbook(emulator, "site.yml", "--check")
+    assert check.rc == 0, check.output[-4000:]
+    assert check.recap["changed"] >= len(DRIFT_TASKS) - 2, changed_tasks(check)
+    with pytest.raises(AssertionError):
+        checks.network(emulator)  # --check changed nothing
+
+    run = run_playbook(emulator, "site.yml")
+    assert run.rc == 0, run.output[-4000:]
+    changed = changed_task_names(run)
+    unexpected = [t for t in changed if not any(d in t for d in DRIFT_TASKS)]
+    missed = [d for d in DRIFT_TASKS if not any(d in t for t in changed)]
+    assert (unexpected, missed) == ([], []), changed_tasks(run)
+
+    net = checks.network(emulator)  # rules, routes, associations and NAT tags exact again
+    vpc = ec2.describe_vpcs(VpcIds=[net["vpc_id"]])["Vpcs"][0]
+    assert "Stray" not in checks.tags_of(vpc)
+    hostnames = ec2.describe_vpc_attribute(VpcId=net["vpc_id"], Attribute="enableDnsHostnames")
+    assert hostnames["EnableDnsHostnames"]["Value"] is True
+    for kind, items in (
+        ("groups", ec2.describe_security_groups(Filters=in_vpc)["SecurityGroups"]),
+        ("tables", ec2.describe_route_tables(Filters=in_vpc)["RouteTables"]),
+        ("subnets", ec2.describe_subnets(Filters=in_vpc)["Subnets"]),
+        ("gateways", ec2.describe_internet_gateways(Filters=stray_filter())["InternetGateways"]),
+    ):
+        assert all("Stray" not in checks.tags_of(i) for i in items), kind
+    assert not any(
+        s["MapPublicIpOnLaunch"] for s in ec2.describe_subnets(Filters=in_vpc)["Subnets"]
+    )
+    eips = ec2.describe_addresses()["Addresses"]
+    assert all(checks.tags_of(a).get("Project") == "stockroom" for a in eips), eips
+    template = ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["launch-template"]}])
+    assert {t["Key"]: t["Value"] for t in template["Tags"]}.get("Name") == f"{NAME}-app"
+    rds = emulator.client("rds")
+    group = rds.describe_db_subnet_groups(DBSubnetGroupName=f"{NAME}-db")["DBSubnetGroups"][0]
+    assert group["DBSubnetGroupDescription"] == "Stockroom private DB subnets"
+    tags = rds.list_tags_for_resource(ResourceName=group["DBSubnetGroupArn"])["TagList"]
+    assert "Stray" not in {t["Key"] for t in tags}
+    policy = emulator.client("autoscaling").describe_policies(PolicyNames=[f"{NAME}-scale-out"])
+    assert policy["ScalingPolicies"][0]["Cooldown"] == 300
+    checks.monitoring(emulator)  # alarm thresholds as configured
+
+    again = run_playbook(emulator, "site.yml")
+    assert again.rc == 0, again.output[-4000:]
+    assert again.recap["changed"] == 0, changed_tasks(again)
+
+
+def stray_filter() -> list[dict[str, Any]]:
+    return [{"Name": "tag-key", "Values": ["Stray"]}]
+
+
+def drift_network(emulator: Emulator, net: dict[str, Any]) -> None:
+    """By hand, as an operator would in the console: one change per kind of network resource."""
+    ec2 = emulator.client("ec2")
+    in_vpc = [{"Name": "vpc-id", "Values": [net["vpc_id"]]}]
+    stray = [{"Key": "Stray", "Value": "by hand"}]
+    sg = net["sg"]
+    # The VPC: a stray tag and DNS host names off.
+    ec2.create_tags(Resources=[net["vpc_id"]], Tags=stray)
+    ec2.modify_vpc_attribute(VpcId=net["vpc_id"], EnableDnsHostnames={"Value": False})
+    # Gateways: a stray tag on the internet gateway, tags gone from the NAT gateway and its EIP.
+    igw = ec2.describe_internet_gateways(
+        Filters=[{"Name": "attachment.vpc-id", "Values": [net["vpc_id"]]}]
+    )["InternetGateways"][0]["InternetGatewayId"]
+    ec2.create_tags(Resources=[igw], Tags=stray)
+    nat = next(
+        n
+        for n in ec2.describe_nat_gateways(Filters=in_vpc)["NatGateways"]
+        if n["State"] in ("pending", "available")
+    )
+    eip = nat["NatGatewayAddresses"][0]["AllocationId"]
+    ec2.delete_tags(Resources=[nat["NatGatewayId"]], Tags=[{"Key": "Name"}])
+    ec2.delete_tags(Resources=[eip], Tags=[{"Key": "Project"}])
+    # Security groups: extra rules, a lost egress rule, a lost ingress rule, a stray tag.
+    # (Not a changed rule description: the emulator accepts that update and ignores it.)
+    ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+    default_sg = ec2.describe_security_groups(
+        Filters=[*in_vpc, {"Name": "group-name", "Values": ["default"]}]
+    )["SecurityGroups"][0]["GroupId"]
+    ec2.authorize_security_group_ingress(GroupId=sg["alb"], IpPermissions=[ssh])
+    ec2.authorize_security_group_ingress(GroupId=default_sg, IpPermissions=[ssh])
+    ec2.revoke_security_group_egress(
+        GroupId=sg["app"],
+        IpPermissions=[{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
+    )
+    db_rule = {
+        "IpProtocol": "tcp",
+        "FromPort": 3306,
+        "ToPort": 3306,
+        "UserIdGroupPairs": [{"GroupId": sg["app"], "Description": "MySQL from the app instances"}],
+    }
+    ec2.revoke_security_group_ingress(GroupId=sg["db"], IpPermissions=[db_rule])
+    ec2.create_tags(Resources=[sg["db"]], Tags=stray)
+    # Route tables: a route out of the DB subnets, an app subnet unassociated, a stray tag.
+    tables = {
+        checks.tags_of(rt).get("Name"): rt
+        for rt in ec2.describe_route_tables(Filters=in_vpc)["RouteTables"]
+    }
+    db_table = tables[f"{NAME}-db"]["RouteTableId"]
+    ec2.create_route(RouteTableId=db_table, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    assoc = next(
+        a["RouteTableAssociationId"]
+        for a in tables[f"{NAME}-app"]["Associations"]
+        if a.get("SubnetId") == net["subnets"]["app"][0]
+    )
+    ec2.disassociate_route_table(AssociationId=assoc)
+    ec2.create_tags(Resources=[tables[f"{NAME}-public"]["RouteTableId"]], Tags=stray)
+    # A subnet: a stray tag and public IPs on.
+    subnet = net["subnets"]["db"][0]
+    ec2.create_tags(Resources=[subnet], Tags=stray)
+    ec2.modify_subnet_attribute(SubnetId=subnet, MapPublicIpOnLaunch={"Value": True})
+
+
+def drift_other_tiers(emulator: Emulator) -> None:
+    """The DB subnet group, the launch template's tags, a scaling policy and an alarm."""
+    rds = emulator.client("rds")
+    group = rds.describe_db_subnet_groups(DBSubnetGroupName=f"{NAME}-db")["DBSubnetGroups"][0]
+    rds.add_tags_to_resource(
+        ResourceName=group["DBSubnetGroupArn"], Tags=[{"Key": "Stray", "Value": "by hand"}]
+    )
+    ec2 = emulator.client("ec2")
+    template = ec2.describe_launch_templates(LaunchTemplateNames=[f"{NAME}-app"])
+    ec2.delete_tags(
+        Resources=[template["LaunchTemplates"][0]["LaunchTemplateId"]], Tags=[{"Key": "Name"}]
+    )
+    emulator.client("autoscaling").put_scaling_policy(
+        AutoScalingGroupName=f"{NAME}-app",
+        PolicyName=f"{NAME}-scale-out",
+        PolicyType="SimpleScaling",
+        AdjustmentType="ChangeInCapacity",
+        ScalingAdjustment=1,
+        Cooldown=60,
+    )
+    cw = emulator.client("cloudwatch")
+    high = cw.describe_alarms(AlarmNames=[f"{NAME}-cpu-high"])["MetricAlarms"][0]
+    keep = ("AlarmName", "AlarmDescription", "ActionsEnabled", "OKActions", "AlarmActions")
+    keep += ("MetricName", "Namespace", "Statistic", "Dimensions", "Period", "EvaluationPeriods")
+    keep += ("ComparisonOperator", "TreatMissingData")
+    cw.put_metric_alarm(**{k: high[k] for k in keep}, Threshold=95.0)
 
 
 def test_drill_scales_out_to_max_and_back_with_alerts(emulator: Emulator, fresh: Run) -> None:
@@ -177,6 +343,18 @@ def test_a_run_killed_half_way_converges_without_duplicates(emulator: Emulator) 
     down = run_playbook(emulator, "playbooks/teardown.yml")
     assert down.rc == 0, down.output[-4000:]
     assert checks.leftovers(emulator) == []
+
+
+def changed_task_names(run: Run) -> list[str]:
+    """The names of the tasks that reported a change, once each."""
+    names: list[str] = []
+    task = "?"
+    for line in run.output.splitlines():
+        if line.startswith("TASK ["):
+            task = line[len("TASK [") :].split("]")[0]
+        elif line.startswith("changed:") and task not in names:
+            names.append(task)
+    return names
 
 
 def changed_tasks(run: Run) -> str:
