@@ -28,21 +28,20 @@ BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 DOC = ROOT / "docs" / "benchmarks.md"
 ANALYSIS = """\
-Where the time goes (cProfile of the app in-process): a GET item costs about 1.0 ms of CPU in
-the app against 0.45 ms in the baseline (token check, SQLAlchemy session, 14 columns with two
-datetime and one decimal conversion, ETag) and two round trips (SELECT, ROLLBACK) against one.
-A list page costs about 3 ms of CPU, most of it PyMySQL (pure Python) decoding 50 rows x 14
-columns; the SQL itself takes 1-10 ms (deferred join on the (category, sku) index, count
-capped and cached). With 32 closed-loop connections the list p99 is queueing (32 /
-throughput), not query time: with 4 connections the same requests have the p50/p99 shown
-above. A movement is four round trips (UPDATE, SELECT, INSERT, COMMIT with a redo-log flush).
-Changes made after profiling: pooled connections are pinged only after 1 s idle (-1 round trip
-per request), no second ROLLBACK on check-in (-1), prebuilt hot statements executed on the
-session's Core connection (skipping the ORM execution layer: -35% CPU per movement, 2.3 -> 1.5
-ms), the movement response is built without reading the row back (-2 round trips), list totals
-cached per filter for 5 s. What would close the remaining gap on this machine: a C MySQL
-driver (mysqlclient) instead of PyMySQL, fewer columns on list pages, or simply cores that are
-not shared with MariaDB, wrk and other jobs."""
+Where the time goes (cProfile and py-spy of the app, CPU time of the processes during the
+runs). A list page used to cost 3.3 ms of app CPU, nearly all of it PyMySQL (pure Python)
+decoding 50 rows x 14 columns, and two round trips (SELECT, ROLLBACK). Now MariaDB builds the
+page's JSON (GROUP_CONCAT of JSON_OBJECT, one row) from statements compiled once per query
+shape, and reads run on an autocommit pool that skips the ROLLBACK: 0.7 ms of app CPU and one
+round trip per page in-process; about 0.9 ms of app CPU plus 0.9 ms of MariaDB CPU per page
+under wrk. GET item uses the same reader pool (one round trip, as the baseline). With 32
+closed-loop connections on 2 cores that also run MariaDB and wrk, latency is queueing: p50 is
+about 32 / throughput, and the p99 tail is threads waiting for the GIL of a busy worker (the
+4-connection row shows the same requests without the queue). A movement is four round trips
+(UPDATE, SELECT, INSERT, COMMIT with a redo-log flush) on the ordinary session. Earlier changes:
+pooled connections pinged only after 1 s idle, no ROLLBACK on pool check-in, prebuilt hot
+statements on the session's Core connection, the movement response built without reading the
+row back, list totals cached per filter for 5 s."""
 LIST_4 = "same list, 4 connections (latency without queueing)"
 BASE_LIST = "baseline: raw PyMySQL list page (same filter, 14 columns, jsonify)"
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
