@@ -334,6 +334,8 @@ def list_item_docs(source: Session | Connection, query: ItemQuery) -> tuple[str,
     conn = _connection(source)
     if conn.dialect.name in ("mysql", "mariadb"):
         text, count = _run(conn, _statements(_shape(query)).docs, _params(query)).one()
+        if isinstance(text, bytes):  # MySQL may type a GROUP_CONCAT of JSON values as a BLOB
+            text = text.decode()
         # A result at the limit may have been cut short: then take the slow path.
         if text is None or len(text.encode()) < GROUP_CONCAT_MAX_LEN - 4:
             return text or "", *_total(conn, query, count)
