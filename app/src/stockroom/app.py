@@ -6,7 +6,8 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, g, jsonify, render_template, request
+from flask import Flask, Request, g, jsonify, render_template, request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
@@ -33,12 +34,24 @@ log = logging.getLogger("stockroom")
 JSON_PREFIXES = ("/api/", "/openapi.json", "/healthz", "/readyz")
 
 
+class _WebSessions(SecureCookieSessionInterface):
+    """The web UI's signed-cookie session. API, health and OpenAPI requests authenticate with
+    bearer tokens or not at all, so they skip decoding the cookie (about 7% of an API request's
+    CPU in a py-spy profile)."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith(JSON_PREFIXES):
+            return self.make_null_session(app)
+        return super().open_session(app, request)
+
+
 def create_app(
     overrides: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None
 ) -> Flask:
     """Build the app. ``env`` replaces os.environ (tests); ``overrides`` patch the Flask config."""
     settings = load_settings(env)
     app = Flask(__name__)
+    app.session_interface = _WebSessions()
     app.config.from_mapping(flask_config(settings, overrides))
     settings = app.config["STOCKROOM_SETTINGS"]
     logging.basicConfig(
