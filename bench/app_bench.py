@@ -39,12 +39,12 @@ the same reader pool (one round trip, as the baseline). With 32 closed-loop conn
 cores that also run MariaDB and wrk, latency is queueing: p50 is about 32 / throughput, and the
 p99 tail is threads waiting for the GIL of a busy worker (the 4-connection row shows the same
 requests without the queue). Rounds of one scenario differ by up to 2x (GET item: about 1000 or
-about 2200 req/s): most likely because gthread workers each accept their own keep-alive connections,
-and when one of the two holds most of the 32 it is the bottleneck for the whole run. A movement is four
-round trips (UPDATE, SELECT, INSERT, COMMIT with a redo-log flush) on the ordinary session.
-Earlier changes: pooled connections pinged only after 1 s idle, no ROLLBACK on pool check-in,
-prebuilt hot statements on the session's Core connection, the movement response built without
-reading the row back, list totals cached per filter for 5 s."""
+about 2200 req/s): most likely because gthread workers each accept their own keep-alive
+connections, and when one of the two holds most of the 32 it is the bottleneck for the whole
+run. A movement is four round trips (UPDATE, SELECT, INSERT, COMMIT with a redo-log flush) on
+the ordinary session. Earlier changes: pooled connections pinged only after 1 s idle, no
+ROLLBACK on pool check-in, prebuilt hot statements on the session's Core connection, the
+movement response built without reading the row back, list totals cached per filter for 5 s."""
 LIST_4 = "same list, 4 connections (latency without queueing)"
 BASE_LIST = "baseline: raw PyMySQL list page (same filter, 14 columns, jsonify)"
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
