@@ -286,9 +286,12 @@ ISO_SQL_FORMAT = "%Y-%m-%dT%H:%i:%s.%fZ"
 
 
 class _GroupConcat(ColumnElement[str]):
-    """MySQL's GROUP_CONCAT(expr ORDER BY ...): the rows' texts joined by commas, in order."""
+    """MySQL's GROUP_CONCAT(expr ORDER BY ...): the rows' texts joined by commas, in order.
 
-    inherit_cache = True
+    Not cacheable by SQLAlchemy: its cache key would not cover expr and order. The one statement
+    using it is compiled once by _compiled() instead."""
+
+    inherit_cache = False
     type = String()
 
     def __init__(self, expr: Any, *order: Any) -> None:
