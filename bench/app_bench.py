@@ -25,6 +25,21 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 LOAD_BEFORE = f"{os.getloadavg()[0]:.1f}"
+
+
+def loop_ms() -> float:
+    """Machine speed right now: best of 3 runs of a fixed pure-Python loop, in ms. This shared
+    machine's speed changes by 2-3x over a day; the figure says which kind of day a run had."""
+    best = float("inf")
+    for _ in range(3):
+        started, total = time.perf_counter(), 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
+
+
+LOOP_BEFORE = loop_ms()
 BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -72,7 +87,11 @@ def gunicorn(
     app: str, port: int, env: dict[str, str], workers: int, threads: int
 ) -> subprocess.Popen[bytes]:
     cmd = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", str(workers)]
-    cmd += ["-k", "gthread", "--threads", str(threads), "--backlog", "2048", app]
+    cmd += ["-k", "gthread", "--threads", str(threads), "--backlog", "2048"]
+    # Each worker listens on its own SO_REUSEPORT socket and the kernel spreads new connections
+    # across them. On one shared socket the first worker to wake accepts most of wrk's 32
+    # keep-alive connections (32/0 was seen) and becomes the bottleneck for the whole run.
+    cmd += ["--reuse-port", app]
     return subprocess.Popen(
         cmd,
         env={**os.environ, **env},
@@ -272,8 +291,10 @@ def report(
         "",
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `make bench-app` on this machine "
         f"({os.cpu_count()} cores shared by gunicorn, MariaDB and wrk; load average before the "
-        f"run {LOAD_BEFORE}, after {os.getloadavg()[0]:.1f}). gunicorn {args.workers} workers x "
-        f"{args.threads} threads (gthread), MariaDB {mariadb_version()}, {args.items:,} seeded "
+        f"run {LOAD_BEFORE}, after {os.getloadavg()[0]:.1f}; a fixed 2M-step Python loop "
+        f"took {LOOP_BEFORE:.0f} ms before and {loop_ms():.0f} ms after, lower is faster). "
+        f"gunicorn {args.workers} workers x {args.threads} threads (gthread, `--reuse-port`), "
+        f"MariaDB {mariadb_version()}, {args.items:,} seeded "
         f"items (seeded in {seed_s:.1f} s), wrk 2 threads / 32 connections / {args.seconds} s "
         f"per run unless stated. Read scenarios ran in turn for {args.rounds} rounds; each row is "
         "its median round (by req/s), the last column shows every round.",

@@ -15,8 +15,10 @@ from stockroom import __version__
 from stockroom.api import bp as api_bp
 from stockroom.config import Settings, flask_config, load_settings
 from stockroom.db import (
+    DIRECT,
     LOCK_CODES,
     READER,
+    DirectReader,
     create_reader,
     install_fast_handshake,
     install_idle_ping,
@@ -72,6 +74,7 @@ def create_app(
         if db.engine.dialect.name == "mysql":
             reader = create_reader(db.engine, app.config["SQLALCHEMY_ENGINE_OPTIONS"])
             app.extensions[READER] = reader
+            app.extensions[DIRECT] = DirectReader(reader)
             for engine in (db.engine, reader):
                 install_fast_handshake(engine, settings.db_connect_timeout)
                 install_idle_ping(engine, settings.db_ping_idle_seconds)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any, TypeVar
 
@@ -140,3 +140,60 @@ def read(session: Session, query: Callable[[Connection], T]) -> T:
             raise
     with reader.connect() as conn:
         return query(conn)
+
+
+DIRECT = "stockroom_direct_reader"
+
+
+class DirectReader:
+    """Runs one read-only SQL text on a pooled DBAPI connection of the reader pool and returns
+    its first row: the hot list query without SQLAlchemy's Connection and execution context,
+    which cost about 0.2 ms of CPU per request, a third of a list request's app CPU.
+
+    What those layers give is kept: checkout from the pool (with its idle ping and recycling),
+    errors raised as SQLAlchemy exceptions (the app maps them to 503), and when the connection
+    turns out to be dead, a fresh pool (every older connection is suspect, as SQLAlchemy's own
+    Connection assumes) and one more try, since a read is safe to repeat."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.dialect = engine.dialect
+
+    def first(self, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> Any:
+        try:
+            return self._first(sql, params)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+        return self._first(sql, params)
+
+    def _first(self, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> Any:
+        dbapi_error = self.dialect.loaded_dbapi.Error
+        try:
+            conn = self.engine.raw_connection()
+        except dbapi_error as exc:
+            raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=self.dialect) from exc
+        cursor = None
+        try:
+            cursor = conn.cursor()
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            cursor.close()
+            return row
+        except dbapi_error as exc:
+            gone = self.dialect.is_disconnect(exc, conn.dbapi_connection, cursor)
+            if gone:
+                conn.invalidate(exc)
+                self.engine.dispose(close=False)
+            raise DBAPIError.instance(
+                sql, params, exc, dbapi_error, connection_invalidated=gone, dialect=self.dialect
+            ) from exc
+        finally:
+            conn.close()  # back to the pool; after invalidate() it is simply dropped
+
+
+def direct_reader(session: Session) -> DirectReader | Connection:
+    """The direct reader where there is one (MySQL), else the session's own connection (SQLite
+    in development): both run the services' prebuilt statements."""
+    direct: DirectReader | None = current_app.extensions.get(DIRECT)
+    return direct if direct is not None else session.connection()

@@ -9,7 +9,7 @@ from flask import Response, current_app, g, jsonify, request, stream_with_contex
 
 from stockroom.api import bp
 from stockroom.api.helpers import parse_json, parse_query, require
-from stockroom.db import read
+from stockroom.db import direct_reader, read
 from stockroom.errors import MalformedRequest
 from stockroom.extensions import db
 from stockroom.schemas import ItemCreate, ItemQuery, ItemUpdate, MovementCreate, PageQuery
@@ -37,7 +37,7 @@ def _if_match() -> int | None:
 @require("viewer")
 def list_items() -> Any:
     query = parse_query(ItemQuery)
-    docs, total, exact = read(db.session, lambda conn: svc.list_item_docs(conn, query))
+    docs, total, exact = svc.list_item_docs(direct_reader(db.session), query)
     # The items arrive as JSON text: splice them in rather than decode and encode them again.
     rest = json.dumps(
         {"page": query.page, "per_page": query.per_page, "total": total, "total_exact": exact}

@@ -32,6 +32,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 
 from stockroom.config import GROUP_CONCAT_MAX_LEN
+from stockroom.db import DirectReader
 from stockroom.errors import (
     DuplicateSku,
     InsufficientStock,
@@ -252,14 +253,19 @@ def _compiled(stmt: Any, dialect: Any) -> tuple[str, tuple[str, ...], dict[str, 
     return str(c), names, dict(c.params)
 
 
-def _run(conn: Any, stmt: Any, params: dict[str, Any]) -> Any:
-    """Execute a prebuilt statement as its SQL text: no per-request compile or cache-key work,
-    and no result processing (only for statements whose results need none)."""
+def _first(conn: Connection | DirectReader, stmt: Any, params: dict[str, Any]) -> Any:
+    """First row of a prebuilt statement, executed as its SQL text: no per-request compile or
+    cache-key work, and no result processing (only for statements whose results need none)."""
     sql, names, defaults = _compiled(stmt, conn.dialect)
     values = defaults | params
-    if conn.dialect.positional:
-        return conn.exec_driver_sql(sql, tuple(values[n] for n in names))
-    return conn.exec_driver_sql(sql, {n: values[n] for n in names})
+    args: Any = (
+        tuple(values[n] for n in names)
+        if conn.dialect.positional
+        else {n: values[n] for n in names}
+    )
+    if isinstance(conn, DirectReader):
+        return conn.first(sql, args)
+    return conn.exec_driver_sql(sql, args).first()
 
 
 def _total(conn: Any, query: ItemQuery, count: int) -> tuple[int, bool]:
@@ -269,7 +275,7 @@ def _total(conn: Any, query: ItemQuery, count: int) -> tuple[int, bool]:
     key = (query.q, query.category, query.location, query.low_stock)
     total = COUNT_CACHE.get(key)
     if total is None:
-        total = _run(conn, _statements(_shape(query)).count, _params(query)).scalar_one()
+        total = _first(conn, _statements(_shape(query)).count, _params(query))[0]
         COUNT_CACHE.put(key, total)
     return min(total, TOTAL_CAP), total <= TOTAL_CAP
 
@@ -328,21 +334,27 @@ _ITEM_JSON = func.json_object(
 )
 
 
-def list_item_docs(source: Session | Connection, query: ItemQuery) -> tuple[str, int, bool]:
+def list_item_docs(
+    source: Session | Connection | DirectReader, query: ItemQuery
+) -> tuple[str, int, bool]:
     """Like list_items, but the page's items as comma-separated JSON objects of item_dict().
 
     On MySQL/MariaDB the database builds that text in one row: decoding 50 rows x 14 columns in
     the pure-Python PyMySQL driver was most of a list request's CPU (docs/benchmarks.md). Other
     databases (SQLite in development) get the rows encoded here."""
-    conn = _connection(source)
+    conn = source if isinstance(source, DirectReader) else _connection(source)
     if conn.dialect.name in ("mysql", "mariadb"):
-        text, count = _run(conn, _statements(_shape(query)).docs, _params(query)).one()
+        text, count = _first(conn, _statements(_shape(query)).docs, _params(query))
         if isinstance(text, bytes):  # MySQL may type a GROUP_CONCAT of JSON values as a BLOB
             text = text.decode()
         # A result at the limit may have been cut short: then take the slow path.
         if text is None or len(text.encode()) < GROUP_CONCAT_MAX_LEN - 4:
             return text or "", *_total(conn, query, count)
-    rows, total, exact = list_items(conn, query)
+    if isinstance(conn, DirectReader):
+        with conn.engine.connect() as full:
+            rows, total, exact = list_items(full, query)
+    else:
+        rows, total, exact = list_items(conn, query)
     return ",".join(json.dumps(item_dict(r)) for r in rows), total, exact
 
 
