@@ -150,6 +150,9 @@ def test_movements_and_insufficient_stock(api: Any) -> None:
     after = api.get(f"/items/{item['id']}").get_json()
     assert after["quantity"] == 2 and after["version"] == 2  # nothing written by the 409
     assert len(api.get(path).get_json()["movements"]) == 2
+    last = api.post(path, json={"delta": -2, "reason": "ship"}).get_json()
+    assert last["quantity_after"] == 0  # the last units: 0 is reported as 0, not "no value"
+    assert api.get(f"/items/{item['id']}").get_json()["quantity"] == 0
 
 
 @pytest.mark.parametrize(

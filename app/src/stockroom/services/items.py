@@ -442,6 +442,9 @@ _MOVE_UPDATE = (
     .where(items_t.c.id == bindparam("b_id"), _NEW_QTY >= 0, _NEW_QTY <= MAX_QUANTITY)
     .values(quantity=_NEW_QTY, version=items_t.c.version + 1, updated_at=bindparam("b_now"))
 )
+# MySQL/MariaDB: LAST_INSERT_ID(expr) makes the server report the new quantity in the UPDATE's
+# OK packet (the cursor's lastrowid), which saves the SELECT round trip that would read it back.
+_MOVE_UPDATE_MYSQL = _MOVE_UPDATE.values(quantity=func.last_insert_id(_NEW_QTY))
 _QTY = select(items_t.c.quantity).where(items_t.c.id == bindparam("b_id"))
 _QTY_SHARED = _QTY.with_for_update(read=True)
 _QTY_LOCKED = _QTY.with_for_update()
@@ -461,8 +464,10 @@ def record_movement(
     params = {"b_id": item_id, "b_delta": delta, "b_now": now}
     # Core statements on the session's connection: same transaction, without the ORM layer.
     conn = session.connection()
+    mysql = conn.dialect.name in ("mysql", "mariadb")
     try:
-        if conn.execute(_MOVE_UPDATE, params).rowcount != 1:
+        result = conn.execute(_MOVE_UPDATE_MYSQL if mysql else _MOVE_UPDATE, params)
+        if result.rowcount != 1:
             # Locking read: see the latest committed quantity, not this transaction's snapshot.
             current = conn.execute(_QTY_SHARED, params).scalar()
             session.rollback()
@@ -476,8 +481,8 @@ def record_movement(
             raise ValidationFailed(
                 "quantity would exceed the maximum", {"delta": f"quantity limit is {MAX_QUANTITY}"}
             )
-        # Our UPDATE holds the row lock until commit, so this read is our own result.
-        after = conn.execute(_QTY_LOCKED, params).scalar_one()
+        # Elsewhere: our UPDATE holds the row lock until commit, so this read is our own result.
+        after = result.lastrowid if mysql else conn.execute(_QTY_LOCKED, params).scalar_one()
         move_id = conn.execute(
             _MOVE_INSERT,
             {
