@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import event, text
@@ -105,11 +105,11 @@ def _ping_engine(url: str, args: tuple[tuple[str, Any], ...]) -> Engine:
 
 
 READER = "stockroom_reader"
-T = TypeVar("T")
 
 
 def create_reader(engine: Engine, options: dict[str, Any]) -> Engine:
-    """A second pool on the app's database for requests that only read (GET /items, GET item).
+    """A second pool on the app's database for requests that only read (GET /items, GET item,
+    through DirectReader).
 
     Its connections are in autocommit mode and SQLAlchemy skips the ROLLBACK it would send when
     a connection is returned: a read is one round trip instead of two (statement, ROLLBACK).
@@ -119,27 +119,6 @@ def create_reader(engine: Engine, options: dict[str, Any]) -> Engine:
     return create_engine(
         engine.url, isolation_level="AUTOCOMMIT", skip_autocommit_rollback=True, **options
     )
-
-
-def read(session: Session, query: Callable[[Connection], T]) -> T:
-    """Run a read-only ``query(connection)`` on the reader pool where there is one (MySQL), else
-    on the session's own connection (SQLite in development).
-
-    A pooled connection that died while it sat in the pool (database restart, RDS failover) is
-    detected by the failing statement; SQLAlchemy then drops every older connection of the pool,
-    and the read, which is safe to repeat, runs once more on a new one instead of answering 503.
-    """
-    reader: Engine | None = current_app.extensions.get(READER)
-    if reader is None:
-        return query(session.connection())
-    try:
-        with reader.connect() as conn:
-            return query(conn)
-    except DBAPIError as exc:
-        if not exc.connection_invalidated:
-            raise
-    with reader.connect() as conn:
-        return query(conn)
 
 
 DIRECT = "stockroom_direct_reader"

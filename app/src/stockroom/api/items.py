@@ -9,7 +9,7 @@ from flask import Response, current_app, g, jsonify, request, stream_with_contex
 
 from stockroom.api import bp
 from stockroom.api.helpers import parse_json, parse_query, require
-from stockroom.db import direct_reader, read
+from stockroom.db import direct_reader
 from stockroom.errors import MalformedRequest
 from stockroom.extensions import db
 from stockroom.schemas import ItemCreate, ItemQuery, ItemUpdate, MovementCreate, PageQuery
@@ -59,7 +59,10 @@ def create_item() -> Any:
 @bp.get("/items/<int:item_id>")
 @require("viewer")
 def get_item(item_id: int) -> Any:
-    return _item_response(read(db.session, lambda conn: svc.get_item(conn, item_id)))
+    doc, version = svc.get_item_doc(direct_reader(db.session), item_id)
+    resp = current_app.response_class(doc, mimetype="application/json")
+    resp.headers["ETag"] = f'"{version}"'
+    return resp
 
 
 @bp.patch("/items/<int:item_id>")
