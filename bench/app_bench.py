@@ -44,22 +44,29 @@ BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 DOC = ROOT / "docs" / "benchmarks.md"
 ANALYSIS = """\
-Where the time goes (cProfile and py-spy of the app, CPU time of the processes during the runs).
-A list page used to cost 3.3 ms of app CPU, nearly all of it PyMySQL (pure Python) decoding 50
-rows x 14 columns, and two round trips (SELECT, ROLLBACK). Now MariaDB builds the page's JSON
-(GROUP_CONCAT of JSON_OBJECT, one row) from statements compiled once per query shape, and reads
-run on an autocommit pool that skips the ROLLBACK: 0.7 ms of app CPU and one round trip per page
-in-process; about 0.9 ms of app CPU plus 0.9 ms of MariaDB CPU per page under wrk. GET item uses
-the same reader pool (one round trip, as the baseline). With 32 closed-loop connections on 2
-cores that also run MariaDB and wrk, latency is queueing: p50 is about 32 / throughput, and the
-p99 tail is threads waiting for the GIL of a busy worker (the 4-connection row shows the same
-requests without the queue). Rounds of one scenario differ by up to 2x (GET item: about 1000 or
-about 2200 req/s): most likely because gthread workers each accept their own keep-alive
-connections, and when one of the two holds most of the 32 it is the bottleneck for the whole
-run. A movement is four round trips (UPDATE, SELECT, INSERT, COMMIT with a redo-log flush) on
-the ordinary session. Earlier changes: pooled connections pinged only after 1 s idle, no
-ROLLBACK on pool check-in, prebuilt hot statements on the session's Core connection, the
-movement response built without reading the row back, list totals cached per filter for 5 s."""
+Where the time goes (cProfile of the app in-process, CPU time of the processes during the runs,
+MariaDB's ANALYZE and per-query CPU). A list page used to cost 3.3 ms of app CPU, nearly all of
+it PyMySQL (pure Python) decoding 50 rows x 14 columns, and two round trips (SELECT, ROLLBACK).
+Now MariaDB builds the page's JSON (GROUP_CONCAT of JSON_OBJECT, one row) from statements
+compiled once per query shape, run on a plain DBAPI cursor from an autocommit pool (no ROLLBACK,
+no SQLAlchemy Connection or execution context): 0.76-0.87 ms of app CPU per list request
+in-process on a slow day (0.93-1.02 ms before the direct reader). GET item is built the same
+way (0.44 ms instead of 0.67 ms). MariaDB then spends about as much CPU on a page as the app:
+about 0.3 ms walking the (category, sku) index past the offset, 0.7 ms joining the 50 rows and
+0.15-0.2 ms building the JSON, and GROUP_CONCAT of a long text needs an on-disk (Aria)
+temporary table on MariaDB (MySQL 8 keeps it in memory); returning 50 JSON rows instead saves
+0.1 ms of MariaDB CPU but costs 0.3 ms of Python. With 32 closed-loop connections on 2 cores
+that also run MariaDB and wrk, latency is queueing: p50 is about 32 / throughput, and the p99
+tail comes from requests that wait longest for a worker (the 4-connection row shows the same
+requests without the queue). gunicorn runs with --reuse-port: on one shared socket the first
+worker to wake accepted most of wrk's keep-alive connections (32/0 was seen, and GET item
+rounds were either about 1000 or about 2200 req/s); with a socket per worker the kernel spreads
+them (15/17, 12/20, 11/21 seen), and in alternating runs p99 dropped from 210-860 ms to 120-230
+ms on a loaded machine. A movement is three round trips (UPDATE that reports the new quantity
+through LAST_INSERT_ID(expr), INSERT, COMMIT with a redo-log flush) on the ordinary session.
+Earlier changes: pooled connections pinged only after 1 s idle, no ROLLBACK on pool check-in,
+prebuilt hot statements, the movement response built without reading the row back, list totals
+cached per filter for 5 s."""
 LIST_4 = "same list, 4 connections (latency without queueing)"
 BASE_LIST = "baseline: raw PyMySQL list page (same filter, 14 columns, jsonify)"
 MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
