@@ -14,10 +14,11 @@ import pymysql
 import pytest
 from conftest import app_env, mariadb_url
 from flask import Flask
+from sqlalchemy import create_engine
 from tcpproxy import TcpProxy
 
 from stockroom.app import create_app
-from stockroom.db import READER
+from stockroom.db import READER, DirectReader
 
 LIMIT = 2.0  # seconds: the API must answer within this while the database is gone
 
@@ -86,3 +87,22 @@ def test_reads_survive_a_pooled_connection_that_died(db_name: str, tokens: dict[
         assert client.get(path, headers=auth).status_code in (200, 404)
     with reader.connect() as conn:
         assert conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar() != victim
+
+
+def test_direct_reader_drops_a_connection_it_cannot_vouch_for(db_name: str) -> None:
+    """A statement that fails outside the driver's error classes (here an exception while a
+    parameter is rendered; in real life an interrupt mid-read) may leave the connection's
+    protocol state unknown: the reader must drop that connection, not return it to the pool."""
+
+    class Interrupting:
+        def __str__(self) -> str:
+            raise RuntimeError("interrupted")
+
+    engine = create_engine(mariadb_url(db_name), isolation_level="AUTOCOMMIT")
+    reader = DirectReader(engine)
+    first = reader.first("SELECT CONNECTION_ID()", ())[0]
+    assert reader.first("SELECT CONNECTION_ID()", ())[0] == first  # pooled: the same one again
+    with pytest.raises(RuntimeError):
+        reader.first("SELECT %s", (Interrupting(),))
+    assert reader.first("SELECT CONNECTION_ID()", ())[0] != first
+    engine.dispose()

@@ -167,6 +167,9 @@ class DirectReader:
             raise DBAPIError.instance(
                 sql, params, exc, dbapi_error, connection_invalidated=gone, dialect=self.dialect
             ) from exc
+        except BaseException:
+            conn.invalidate()  # interrupted mid-statement: its protocol state is unknown
+            raise
         finally:
             conn.close()  # back to the pool; after invalidate() it is simply dropped
 
