@@ -62,7 +62,11 @@ requests without the queue). gunicorn runs with --reuse-port: on one shared sock
 worker to wake accepted most of wrk's keep-alive connections (32/0 was seen, and GET item
 rounds were either about 1000 or about 2200 req/s); with a socket per worker the kernel spreads
 them (15/17, 12/20, 11/21 seen), and in alternating runs p99 dropped from 210-860 ms to 120-230
-ms on a loaded machine. A movement is three round trips (UPDATE that reports the new quantity
+ms on a loaded machine. Each worker runs 4 threads, not 8: a worker needs only 2-3 requests in
+flight to stay busy (0.8 ms of CPU and one ~1 ms round trip each), and more threads only compete
+for the GIL. In alternating runs (2 workers, --reuse-port) 4 threads gave the same req/s as 8
+with p99 86-124 ms instead of 435-932 ms; 3x3 and 4x2 were no better, movements 550-624/s
+instead of 579-690/s. A movement is three round trips (UPDATE that reports the new quantity
 through LAST_INSERT_ID(expr), INSERT, COMMIT with a redo-log flush) on the ordinary session.
 Earlier changes: pooled connections pinged only after 1 s idle, no ROLLBACK on pool check-in,
 prebuilt hot statements, the movement response built without reading the row back, list totals
@@ -156,7 +160,7 @@ def main() -> None:  # noqa: PLR0915 - a linear script reads best top to bottom
     parser.add_argument("--seconds", type=int, default=6)
     parser.add_argument("--rounds", type=int, default=5, help="read scenarios run this often")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=4)
     parser.add_argument("--hot-items", type=int, default=50)
     parser.add_argument("--no-doc", action="store_true", help="do not write docs/benchmarks.md")
     parser.add_argument("--note", default="", help="a remark recorded with the results")
