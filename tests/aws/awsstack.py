@@ -1,11 +1,15 @@
-"""Helpers shared by the AWS tests: running playbooks and reading their recap."""
+"""Helpers shared by the AWS tests (and bench/aws_runs.py): the emulator, playbook runs, recaps."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import socket
 import subprocess
 import time
+import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,41 @@ class Emulator:
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
+
+
+@contextlib.contextmanager
+def emulator_server(log: Path) -> Iterator[Emulator]:
+    """A moto server of our own on a free loopback port, stopped (by its pid) afterwards."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    env = {
+        **os.environ,
+        # Without it, attaching an AWS-managed policy (AmazonSSMManagedInstanceCore) fails.
+        "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+    }
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/moto-api/", timeout=1)  # noqa: S310 - loopback only
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError(f"moto server did not start, see {log}") from None
+                time.sleep(0.2)
+        yield Emulator(url=url, log=log)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 @dataclass
