@@ -141,6 +141,16 @@ def _connection(source: Session | Connection) -> Connection:
     return source if isinstance(source, Connection) else source.connection()
 
 
+def _reader(source: Session | Connection | DirectReader) -> Connection | DirectReader:
+    """Where a read-only prebuilt statement runs: the API's direct reader, else a connection."""
+    return source if isinstance(source, DirectReader) else _connection(source)
+
+
+def _text(value: str | bytes) -> str:
+    # MySQL may type a JSON text built by the server (GROUP_CONCAT, JSON_OBJECT) as a BLOB.
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def get_item(source: Session | Connection, item_id: int, lock: bool = False) -> Row[Any]:
     stmt = _GET_ITEM_LOCKED if lock else _GET_ITEM
     row = _connection(source).execute(stmt, {"item_id": item_id}).first()
@@ -342,11 +352,10 @@ def list_item_docs(
     On MySQL/MariaDB the database builds that text in one row: decoding 50 rows x 14 columns in
     the pure-Python PyMySQL driver was most of a list request's CPU (docs/benchmarks.md). Other
     databases (SQLite in development) get the rows encoded here."""
-    conn = source if isinstance(source, DirectReader) else _connection(source)
+    conn = _reader(source)
     if conn.dialect.name in ("mysql", "mariadb"):
         text, count = _first(conn, _statements(_shape(query)).docs, _params(query))
-        if isinstance(text, bytes):  # MySQL may type a GROUP_CONCAT of JSON values as a BLOB
-            text = text.decode()
+        text = _text(text) if text is not None else None
         # A result at the limit may have been cut short: then take the slow path.
         if text is None or len(text.encode()) < GROUP_CONCAT_MAX_LEN - 4:
             return text or "", *_total(conn, query, count)
@@ -364,13 +373,13 @@ _ITEM_DOC = select(_ITEM_JSON, items_t.c.version).where(items_t.c.id == bindpara
 def get_item_doc(source: Session | Connection | DirectReader, item_id: int) -> tuple[str, int]:
     """(item_dict() as JSON text, version) of one item: on MySQL/MariaDB the database builds the
     text, as for list pages, so the API serves it without decoding 14 columns in Python."""
-    conn = source if isinstance(source, DirectReader) else _connection(source)
+    conn = _reader(source)
     if conn.dialect.name in ("mysql", "mariadb"):
         row = _first(conn, _ITEM_DOC, {"item_id": item_id})
         if row is None:
             raise NotFound(f"item {item_id} not found")
         doc, version = row
-        return doc.decode() if isinstance(doc, bytes) else doc, int(version)
+        return _text(doc), int(version)
     item = get_item(conn, item_id)
     return json.dumps(item_dict(item)), item.version
 
