@@ -12,6 +12,8 @@ import pymysql
 import pytest
 from conftest import BIN, MARIADB, app_env, free_port, mariadb_url
 
+from stockroom.migrate import head_revision
+
 STOCKROOM = str(BIN / "stockroom")
 
 
@@ -45,8 +47,9 @@ def test_concurrent_upgrades_from_empty(databases: Any) -> None:
     assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
     outputs = sorted(r.stdout.strip() for r in results)
     # Exactly one process migrated; the others waited for the lock and found nothing to do.
-    assert sum("upgraded empty -> 0001" in o for o in outputs) == 1, outputs
-    assert sum("already at 0001" in o for o in outputs) == 3, outputs
+    head = head_revision()
+    assert sum(f"upgraded empty -> {head}" in o for o in outputs) == 1, outputs
+    assert sum(f"already at {head}" in o for o in outputs) == 3, outputs
     assert run(["db", "check"], env).returncode == 0
     conn = pymysql.connect(
         **MARIADB, database=env["STOCKROOM_DATABASE_URL"].rsplit("/", 1)[1].split("?")[0]
@@ -54,8 +57,10 @@ def test_concurrent_upgrades_from_empty(databases: Any) -> None:
     with conn.cursor() as cur:
         cur.execute("SHOW TABLES")
         assert {r[0] for r in cur.fetchall()} == {
-            "alembic_version", "api_tokens", "items", "movements", "users"
+            "alembic_version", "api_tokens", "item_changes", "items", "movements", "users"
         }  # fmt: skip
+        cur.execute("SELECT COUNT(*), SUM(n) FROM item_changes")
+        assert cur.fetchone() == (64, 0)
         cur.execute("SHOW INDEX FROM items")
         names = {r[2] for r in cur.fetchall()}
         assert {"sku", "ix_items_category_sku", "ix_items_low_stock_sku", "ix_items_name"} <= names

@@ -67,6 +67,9 @@ def create_app(
     app.config["VERSION"] = __version__
 
     items_service.COUNT_CACHE.ttl = settings.count_cache_seconds
+    items_service.PAGES.max_bytes = int(settings.list_cache_mb * 1024 * 1024)
+    items_service.PAGES.max_age = settings.list_cache_seconds
+    items_service.PAGES.clear()
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep field order, skip sorting
     db.init_app(app)
     csrf.init_app(app)

@@ -37,6 +37,8 @@ class Settings:
     token_cache_seconds: float
     db_ping_idle_seconds: float
     count_cache_seconds: float
+    list_cache_mb: float
+    list_cache_seconds: float
 
     @property
     def production(self) -> bool:
@@ -91,6 +93,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         token_cache_seconds=_float(env, "STOCKROOM_TOKEN_CACHE_SECONDS", 5.0),
         db_ping_idle_seconds=_float(env, "STOCKROOM_DB_PING_IDLE_SECONDS", 1.0),
         count_cache_seconds=_float(env, "STOCKROOM_COUNT_CACHE_SECONDS", 5.0),
+        # GET /items pages kept per process (services/page_cache.py); 0 turns the cache off.
+        list_cache_mb=_float(env, "STOCKROOM_LIST_CACHE_MB", 16.0),
+        # ... and how long at most, for changes made outside the app (SQL by hand).
+        list_cache_seconds=_float(env, "STOCKROOM_LIST_CACHE_SECONDS", 5.0),
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    SmallInteger,
     String,
     Text,
 )
@@ -86,6 +87,14 @@ class Item(db.Model):
         Index("ix_items_location_sku", "location", "sku"),
         Index("ix_items_low_stock_sku", "low_stock", "sku"),
     )
+
+
+class ItemChange(db.Model):
+    """Change counters bumped by triggers on items (migration 0002, services/page_cache.py)."""
+
+    __tablename__ = "item_changes"
+    shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class Movement(db.Model):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import threading
 import time
 from datetime import datetime
@@ -42,6 +43,15 @@ from stockroom.errors import (
 )
 from stockroom.models import Item, Movement, utcnow
 from stockroom.schemas import MAX_QUANTITY, ItemCreate, ItemQuery, ItemUpdate
+from stockroom.services.page_cache import (
+    CHANGES_IN_PAGE,
+    CHANGES_NOW,
+    SHARDS,
+    Page,
+    PageCache,
+    changes_t,
+    note_change,
+)
 
 items_t = Item.__table__
 moves_t = Movement.__table__
@@ -56,31 +66,44 @@ ITEM_COLUMNS = (
 
 
 class _CountCache:
-    """Per-process cache of list totals by filter (COUNT_TTL s): paging through one filter costs
-    one capped COUNT, not one per page. A total may lag changes by up to the TTL."""
+    """Per-process cache of list totals by filter: paging through one filter costs one capped
+    COUNT, not one per page. A total is reused for ``ttl`` seconds, or for as long as the
+    item_changes sum it was counted at is still current (then it is exact)."""
 
     def __init__(self, ttl: float, size: int = 512) -> None:
         self.ttl, self.size = ttl, size
-        self._data: dict[tuple[Any, ...], tuple[float, int]] = {}
+        self._data: dict[tuple[Any, ...], Counted] = {}
         self._lock = threading.Lock()
 
-    def get(self, key: tuple[Any, ...]) -> int | None:
+    def get(self, key: tuple[Any, ...], changes: Any = None) -> Counted | None:
         hit = self._data.get(key)
-        return hit[1] if hit and time.monotonic() - hit[0] < self.ttl else None
+        if hit is None:
+            return None
+        if changes is not None and hit.changes == changes:
+            return hit
+        return hit if time.monotonic() - hit.counted_at < self.ttl else None
 
-    def put(self, key: tuple[Any, ...], value: int) -> None:
+    def put(self, key: tuple[Any, ...], value: Counted) -> None:
         with self._lock:
             if len(self._data) >= self.size:
                 self._data.clear()
-            self._data[key] = (time.monotonic(), value)
+            self._data[key] = value
 
     def clear(self) -> None:
         with self._lock:
             self._data.clear()
 
 
+class Counted(NamedTuple):
+    counted_at: float
+    total: int
+    changes: Any  # SUM(item_changes.n) the count saw (None where there are no counters)
+
+
 COUNT_TTL = 5.0
 COUNT_CACHE = _CountCache(COUNT_TTL)
+# List pages (MySQL/MariaDB): 16 MB of JSON text per process by default (app.py sets it).
+PAGES = PageCache(16 * 1024 * 1024, COUNT_TTL)
 _SORTS = {"sku": items_t.c.sku, "name": items_t.c.name, "quantity": items_t.c.quantity}
 _SORTS["updated_at"] = items_t.c.updated_at
 
@@ -251,8 +274,10 @@ def _statements(shape: _Shape) -> _ListStatements:
     capped = select(literal(1)).select_from(source).where(where).limit(TOTAL_CAP + 1)
     return _ListStatements(
         rows=select(items_t).select_from(page).order_by(*order),
-        docs=select(_GroupConcat(_ITEM_JSON, *order), func.count()).select_from(page),
-        count=select(func.count()).select_from(capped.subquery()),
+        docs=select(_GroupConcat(_ITEM_JSON, *order), func.count(), CHANGES_IN_PAGE).select_from(
+            page
+        ),
+        count=select(func.count(), CHANGES_IN_PAGE).select_from(capped.subquery()),
     )
 
 
@@ -278,23 +303,29 @@ def _first(conn: Connection | DirectReader, stmt: Any, params: dict[str, Any]) -
     return conn.exec_driver_sql(sql, args).first()
 
 
-def _total(conn: Any, query: ItemQuery, count: int) -> tuple[int, bool]:
-    """(total, exact) of a list whose page held ``count`` rows."""
+def _total(conn: Any, query: ItemQuery, count: int, changes: Any = None) -> tuple[int, bool, float]:
+    """(total, exact, valid_until) of a list whose page held ``count`` rows and was read at
+    item_changes sum ``changes``. valid_until is when a cached copy of this page must be read
+    again although nothing changed: never when the total was counted at the same sum."""
     if query.page == 1 and count < query.per_page:
-        return count, True
+        return count, True, math.inf
     key = (query.q, query.category, query.location, query.low_stock)
-    total = COUNT_CACHE.get(key)
-    if total is None:
-        total = _first(conn, _statements(_shape(query)).count, _params(query))[0]
-        COUNT_CACHE.put(key, total)
-    return min(total, TOTAL_CAP), total <= TOTAL_CAP
+    counted = COUNT_CACHE.get(key, changes)
+    if counted is None:
+        statement = _statements(_shape(query)).count
+        total, at = _first(conn, statement, _params(query))
+        counted = Counted(time.monotonic(), total, at)
+        COUNT_CACHE.put(key, counted)
+    exact_now = changes is not None and counted.changes == changes
+    valid_until = math.inf if exact_now else counted.counted_at + COUNT_CACHE.ttl
+    return min(counted.total, TOTAL_CAP), counted.total <= TOTAL_CAP, valid_until
 
 
 def list_items(source: Session | Connection, query: ItemQuery) -> tuple[list[Row[Any]], int, bool]:
     """One page of items plus (total, total_exact)."""
     conn = _connection(source)  # Core statements: skip the ORM execution layer
     rows = list(conn.execute(_statements(_shape(query)).rows, _params(query)))
-    return rows, *_total(conn, query, len(rows))
+    return rows, *_total(conn, query, len(rows))[:2]
 
 
 # The format of iso() in MySQL's DATE_FORMAT.
@@ -354,11 +385,23 @@ def list_item_docs(
     databases (SQLite in development) get the rows encoded here."""
     conn = _reader(source)
     if conn.dialect.name in ("mysql", "mariadb"):
-        text, count = _first(conn, _statements(_shape(query)).docs, _params(query))
+        key = (query.q, query.category, query.location, query.low_stock, query.sort)
+        key += (query.page, query.per_page)
+        cached = PAGES.get(key) if PAGES.enabled else None
+        if cached is not None:
+            hit = _first(conn, CHANGES_NOW, {})[0] == cached.changes
+            PAGES.count(hit)
+            if hit:
+                return cached.text, cached.total, cached.exact
+        text, count, changes = _first(conn, _statements(_shape(query)).docs, _params(query))
         text = _text(text) if text is not None else None
         # A result at the limit may have been cut short: then take the slow path.
         if text is None or len(text.encode()) < GROUP_CONCAT_MAX_LEN - 4:
-            return text or "", *_total(conn, query, count)
+            text = text or ""
+            total, exact, valid_until = _total(conn, query, count, changes)
+            if PAGES.enabled and changes is not None:  # None: no counters, nothing to check
+                PAGES.put(key, Page(changes, valid_until, text, total, exact))
+            return text, total, exact
     if isinstance(conn, DirectReader):
         with conn.engine.connect() as full:
             rows, total, exact = list_items(full, query)
@@ -415,6 +458,7 @@ def create_item(session: Session, data: ItemCreate, username: str) -> int:
                     created_at=now,
                 )
             )
+        note_change(session, int(item_id))
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -442,6 +486,7 @@ def update_item(
                 f"item {item_id} has version {current.version}, not {if_match}",
                 {"If-Match": f"current version is {current.version}"},
             )
+        note_change(session, item_id)
         session.commit()
     except IntegrityError as exc:
         session.rollback()
@@ -459,6 +504,7 @@ def delete_item(session: Session, item_id: int) -> None:
     if result.rowcount == 0:
         session.rollback()
         raise NotFound(f"item {item_id} not found")
+    note_change(session, item_id)
     session.commit()
 
 
@@ -468,9 +514,27 @@ _MOVE_UPDATE = (
     .where(items_t.c.id == bindparam("b_id"), _NEW_QTY >= 0, _NEW_QTY <= MAX_QUANTITY)
     .values(quantity=_NEW_QTY, version=items_t.c.version + 1, updated_at=bindparam("b_now"))
 )
-# MySQL/MariaDB: LAST_INSERT_ID(expr) makes the server report the new quantity in the UPDATE's
-# OK packet (the cursor's lastrowid), which saves the SELECT round trip that would read it back.
-_MOVE_UPDATE_MYSQL = _MOVE_UPDATE.values(quantity=func.last_insert_id(_NEW_QTY))
+# MySQL/MariaDB: one UPDATE changes the item and bumps its item_changes counter (page cache),
+# and LAST_INSERT_ID(expr) makes the server report the new quantity in the OK packet (the
+# cursor's lastrowid), which saves the SELECT round trip that would read it back. It matches
+# two rows (item and counter) when the movement applies.
+_MOVE_UPDATE_MYSQL = (
+    update(items_t)
+    .where(
+        items_t.c.id == bindparam("b_id"),
+        changes_t.c.shard == items_t.c.id % SHARDS,
+        _NEW_QTY >= 0,
+        _NEW_QTY <= MAX_QUANTITY,
+    )
+    .values(
+        {
+            items_t.c.quantity: func.last_insert_id(_NEW_QTY),
+            items_t.c.version: items_t.c.version + 1,
+            items_t.c.updated_at: bindparam("b_now"),
+            changes_t.c.n: changes_t.c.n + 1,
+        }
+    )
+)
 _QTY = select(items_t.c.quantity).where(items_t.c.id == bindparam("b_id"))
 _QTY_SHARED = _QTY.with_for_update(read=True)
 _QTY_LOCKED = _QTY.with_for_update()
@@ -492,8 +556,11 @@ def record_movement(
     conn = session.connection()
     mysql = conn.dialect.name in ("mysql", "mariadb")
     try:
-        result = conn.execute(_MOVE_UPDATE_MYSQL if mysql else _MOVE_UPDATE, params)
-        if result.rowcount != 1:
+        if mysql:
+            result = conn.execute(_MOVE_UPDATE_MYSQL, params)
+        else:
+            result = conn.execute(_MOVE_UPDATE, params)
+        if result.rowcount != (2 if mysql else 1):
             # Locking read: see the latest committed quantity, not this transaction's snapshot.
             current = conn.execute(_QTY_SHARED, params).scalar()
             session.rollback()
@@ -507,8 +574,11 @@ def record_movement(
             raise ValidationFailed(
                 "quantity would exceed the maximum", {"delta": f"quantity limit is {MAX_QUANTITY}"}
             )
-        # Elsewhere: our UPDATE holds the row lock until commit, so this read is our own result.
-        after = result.lastrowid if mysql else conn.execute(_QTY_LOCKED, params).scalar_one()
+        if mysql:
+            after = result.lastrowid
+        else:  # our UPDATE holds the row lock until commit, so this read is our own result
+            after = conn.execute(_QTY_LOCKED, params).scalar_one()
+            note_change(conn, item_id)
         move_id = conn.execute(
             _MOVE_INSERT,
             {
