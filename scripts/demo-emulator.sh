@@ -14,7 +14,7 @@ case "${1:-}" in
   up)
     if ! running; then
       port="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-      MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$port" \
+      MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup .venv/bin/moto_server -H 127.0.0.1 -p "$port" \
         >"$dir/moto.log" 2>&1 &
       echo $! >"$dir/pid"
       echo "http://127.0.0.1:$port" >"$dir/url"

@@ -33,7 +33,7 @@ free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("12
 moto_up() {
   if [ -f .run/moto.pid ] && kill -0 "$(cat .run/moto.pid)" 2>/dev/null; then return 0; fi
   port="${MOTO_PORT:-$(free_port)}"
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup .venv/bin/python scripts/moto_server.py -H 127.0.0.1 -p "$port" \
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup .venv/bin/moto_server -H 127.0.0.1 -p "$port" \
     >.run/moto.log 2>&1 &
   echo $! > .run/moto.pid
   echo "http://127.0.0.1:$port" > .run/moto.url

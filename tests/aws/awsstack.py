@@ -53,15 +53,7 @@ def emulator_server(log: Path) -> Iterator[Emulator]:
     }
     with log.open("w") as out:
         proc = subprocess.Popen(
-            # moto server with the RDS answers the parameter group module needs (see the script).
-            [
-                str(ROOT / ".venv/bin/python"),
-                str(ROOT / "scripts/moto_server.py"),
-                "-H",
-                "127.0.0.1",
-                "-p",
-                str(port),
-            ],
+            [str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

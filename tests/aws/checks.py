@@ -8,9 +8,6 @@ from typing import Any
 
 from awsstack import NAME, TAGS, Emulator, tag_filter
 
-# roles/aws_database: <stockroom_name>-<family with dots as dashes>
-PARAMETER_GROUP = f"{NAME}-mysql8-0"
-
 
 def tags_of(resource: dict[str, Any]) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in resource.get("Tags", [])}
@@ -144,27 +141,9 @@ def database(emu: Emulator, net: dict[str, Any]) -> None:
     assert subnet_ids == net["subnets"]["db"], "the DB must live in the private DB subnets"
     tags = {t["Key"]: t["Value"] for t in db.get("TagList", [])}
     assert tags.get("Project") == "stockroom" and tags.get("Environment") == "local"
-    # The app creates triggers; binary logging is on (backups), so the group must allow it.
-    assert [g["DBParameterGroupName"] for g in db["DBParameterGroups"]] == [PARAMETER_GROUP]
-    group = one(
-        rds.describe_db_parameter_groups(DBParameterGroupName=PARAMETER_GROUP)["DBParameterGroups"],
-        "DB parameter group",
-    )
-    assert group["DBParameterGroupFamily"] == "mysql8.0"
-    group_tags = rds.list_tags_for_resource(ResourceName=group["DBParameterGroupArn"])["TagList"]
-    assert_tagged({"Tags": group_tags}, "DB parameter group")
-    assert parameter(emu, "log_bin_trust_function_creators") == "1"
     sm = emu.client("secretsmanager")
     secret = sm.describe_secret(SecretId=f"{NAME}/db-master")
     assert_tagged(secret, "secret")
-
-
-def parameter(emu: Emulator, name: str) -> str | None:
-    """The value the stack's DB parameter group gives one parameter (None: the engine default)."""
-    params = emu.client("rds").describe_db_parameters(DBParameterGroupName=PARAMETER_GROUP)
-    return one(
-        [p for p in params["Parameters"] if p["ParameterName"] == name], f"parameter {name}"
-    ).get("ParameterValue")
 
 
 def secret_value(emu: Emulator) -> dict[str, Any]:
@@ -319,12 +298,6 @@ def leftovers(emu: Emulator) -> list[str]:
         g["DBSubnetGroupName"]
         for g in emu.client("rds").describe_db_subnet_groups()["DBSubnetGroups"]
     ]
-    # Not the default.* groups the emulator (like AWS) makes for itself.
-    found += [
-        g["DBParameterGroupName"]
-        for g in emu.client("rds").describe_db_parameter_groups()["DBParameterGroups"]
-        if g["DBParameterGroupName"].startswith(NAME)
-    ]
     found += [s["Name"] for s in emu.client("secretsmanager").list_secrets()["SecretList"]]
     elb = emu.client("elbv2")
     found += [lb["LoadBalancerName"] for lb in elb.describe_load_balancers()["LoadBalancers"]]
@@ -390,13 +363,6 @@ def counts(emu: Emulator) -> dict[str, int]:
         ),
         "addresses": len(ec2.describe_addresses()["Addresses"]),
         "db_instances": len(emu.client("rds").describe_db_instances()["DBInstances"]),
-        "db_parameter_groups": len(
-            [
-                g
-                for g in emu.client("rds").describe_db_parameter_groups()["DBParameterGroups"]
-                if g["DBParameterGroupName"].startswith(NAME)
-            ]
-        ),
         "secrets": len(emu.client("secretsmanager").list_secrets()["SecretList"]),
         "load_balancers": len(emu.client("elbv2").describe_load_balancers()["LoadBalancers"]),
         "asgs": len(emu.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]),

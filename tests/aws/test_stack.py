@@ -85,7 +85,6 @@ DRIFT_TASKS = (
     "Security groups | Wait for the rules that name another group",
     "Routes | Wait for the route tables",
     "Instance | DB subnet group over the private DB subnets",
-    "Instance | DB parameter group with log_bin_trust_function_creators",
     "ASG | Tag the launch template",
     "Scaling | Simple policies",
     "Alarms | CPU alarms wired to the scaling policies and the topic",
@@ -138,12 +137,6 @@ def test_hand_made_drift_is_found_by_check_and_put_back(emulator: Emulator, fres
     assert group["DBSubnetGroupDescription"] == "Stockroom private DB subnets"
     tags = rds.list_tags_for_resource(ResourceName=group["DBSubnetGroupArn"])["TagList"]
     assert "Stray" not in {t["Key"] for t in tags}
-    assert checks.parameter(emulator, "log_bin_trust_function_creators") == "1"
-    params = rds.describe_db_parameter_groups(DBParameterGroupName=checks.PARAMETER_GROUP)
-    arn = params["DBParameterGroups"][0]["DBParameterGroupArn"]
-    assert "Stray" not in {
-        t["Key"] for t in rds.list_tags_for_resource(ResourceName=arn)["TagList"]
-    }
     policy = emulator.client("autoscaling").describe_policies(PolicyNames=[f"{NAME}-scale-out"])
     assert policy["ScalingPolicies"][0]["Cooldown"] == 300
     checks.monitoring(emulator)  # alarm thresholds as configured
@@ -220,27 +213,11 @@ def drift_network(emulator: Emulator, net: dict[str, Any]) -> None:
 
 
 def drift_other_tiers(emulator: Emulator) -> None:
-    """DB subnet and parameter groups, the launch template's tags, a scaling policy, an alarm."""
+    """The DB subnet group, the launch template's tags, a scaling policy and an alarm."""
     rds = emulator.client("rds")
     group = rds.describe_db_subnet_groups(DBSubnetGroupName=f"{NAME}-db")["DBSubnetGroups"][0]
     rds.add_tags_to_resource(
         ResourceName=group["DBSubnetGroupArn"], Tags=[{"Key": "Stray", "Value": "by hand"}]
-    )
-    # The parameter group: the triggers' parameter turned off by hand, and a stray tag.
-    params = rds.describe_db_parameter_groups(DBParameterGroupName=checks.PARAMETER_GROUP)
-    rds.add_tags_to_resource(
-        ResourceName=params["DBParameterGroups"][0]["DBParameterGroupArn"],
-        Tags=[{"Key": "Stray", "Value": "by hand"}],
-    )
-    rds.modify_db_parameter_group(
-        DBParameterGroupName=checks.PARAMETER_GROUP,
-        Parameters=[
-            {
-                "ParameterName": "log_bin_trust_function_creators",
-                "ParameterValue": "0",
-                "ApplyMethod": "immediate",
-            }
-        ],
     )
     ec2 = emulator.client("ec2")
     template = ec2.describe_launch_templates(LaunchTemplateNames=[f"{NAME}-app"])
@@ -355,7 +332,6 @@ def test_a_run_killed_half_way_converges_without_duplicates(emulator: Emulator) 
         "nat_gateways": 1,
         "addresses": 1,
         "db_instances": 1,
-        "db_parameter_groups": 1,
         "secrets": 1,
         "load_balancers": 1,
         "asgs": 1,
