@@ -19,6 +19,7 @@ from tcpproxy import TcpProxy
 
 from stockroom.app import create_app
 from stockroom.db import READER, DirectReader
+from stockroom.extensions import db
 
 LIMIT = 2.0  # seconds: the API must answer within this while the database is gone
 
@@ -106,3 +107,37 @@ def test_direct_reader_drops_a_connection_it_cannot_vouch_for(db_name: str) -> N
         reader.first("SELECT %s", (Interrupting(),))
     assert reader.first("SELECT CONNECTION_ID()", ())[0] != first
     engine.dispose()
+
+
+def test_movements_in_an_outage_answer_503_and_write_nothing(
+    proxied: tuple[Flask, TcpProxy], tokens: dict[str, str]
+) -> None:
+    """Movements run on a plain DBAPI cursor (services.items._move_direct): a lost database is a
+    fast 503, a pooled connection the server dropped costs at most one 503, and no movement is
+    half applied."""
+    app, proxy = proxied
+    client = app.test_client()
+    auth = {"Authorization": f"Bearer {tokens['editor']}"}
+    made = client.post("/api/v1/items", json={"sku": f"DOWN-{time.time_ns()}", "name": "x",
+                                              "quantity": 5}, headers=auth)  # fmt: skip
+    assert made.status_code == 201, made.get_json()
+    url = f"/api/v1/items/{made.get_json()['id']}/movements"
+    move = {"delta": 1, "reason": "receive"}
+    assert client.post(url, json=move, headers=auth).status_code == 201
+
+    proxy.down("refuse")
+    resp, took = timed(lambda: client.post(url, json=move, headers=auth))
+    assert resp.status_code == 503 and took < LIMIT, (resp.status_code, took)
+    assert resp.get_json()["error"]["code"] == "database_unavailable"
+    proxy.up()
+
+    # The server drops the connection the movement would use next.
+    with app.app_context(), db.engine.connect() as conn:
+        victim = conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+    admin = pymysql.connect(host="127.0.0.1", user="root", autocommit=True)
+    admin.cursor().execute(f"KILL {int(victim)}")
+    admin.close()
+    statuses = [client.post(url, json=move, headers=auth).status_code for _ in range(3)]
+    assert statuses[0] in (201, 503) and statuses[1:] == [201, 201], statuses
+    item = client.get(url.rsplit("/", 1)[0], headers=auth).get_json()
+    assert item["quantity"] == 6 + statuses.count(201)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -147,31 +148,49 @@ class DirectReader:
         return self._first(sql, params)
 
     def _first(self, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> Any:
-        dbapi_error = self.dialect.loaded_dbapi.Error
-        try:
-            conn = self.engine.raw_connection()
-        except dbapi_error as exc:
-            raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=self.dialect) from exc
-        cursor = None
-        try:
-            cursor = conn.cursor()
+        with direct_cursor(self.engine) as cursor:
             cursor.execute(sql, params)
-            row = cursor.fetchone()
-            cursor.close()
-            return row
-        except dbapi_error as exc:
-            gone = self.dialect.is_disconnect(exc, conn.dbapi_connection, cursor)
-            if gone:
-                conn.invalidate(exc)
-                self.engine.dispose(close=False)
-            raise DBAPIError.instance(
-                sql, params, exc, dbapi_error, connection_invalidated=gone, dialect=self.dialect
-            ) from exc
-        except BaseException:
-            conn.invalidate()  # interrupted mid-statement: its protocol state is unknown
-            raise
-        finally:
-            conn.close()  # back to the pool; after invalidate() it is simply dropped
+            return cursor.fetchone()
+
+
+@contextmanager
+def direct_cursor(engine: Engine) -> Iterator[Any]:
+    """A DBAPI cursor on a pooled connection of ``engine``, for the hottest statements.
+
+    Errors of the driver come out as SQLAlchemy exceptions (the app maps them to 409/503). A
+    dead connection is dropped together with the rest of the pool (every older connection is
+    suspect, as SQLAlchemy's own Connection assumes); one interrupted by any other exception is
+    dropped too, since its protocol state is unknown. The block commits or rolls back its own
+    work (``cursor.connection``); after a driver error it is rolled back here."""
+    dialect = engine.dialect
+    dbapi_error = dialect.loaded_dbapi.Error
+    try:
+        conn = engine.raw_connection()
+    except dbapi_error as exc:
+        raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=dialect) from exc
+    cursor = None
+    try:
+        cursor = conn.cursor()
+        yield cursor
+        cursor.close()
+    except dbapi_error as exc:
+        gone = dialect.is_disconnect(exc, conn.dbapi_connection, cursor)
+        if gone:
+            conn.invalidate(exc)
+            engine.dispose(close=False)
+        else:
+            try:
+                conn.rollback()
+            except dbapi_error:
+                conn.invalidate()
+        raise DBAPIError.instance(
+            None, None, exc, dbapi_error, connection_invalidated=gone, dialect=dialect
+        ) from exc
+    except BaseException:
+        conn.invalidate()  # interrupted mid-statement: its protocol state is unknown
+        raise
+    finally:
+        conn.close()  # back to the pool; after invalidate() it is simply dropped
 
 
 def direct_reader(session: Session) -> DirectReader | Connection:
