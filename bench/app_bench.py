@@ -44,33 +44,30 @@ BENCH = ROOT / "bench"
 BIN = Path(sys.executable).parent
 DOC = ROOT / "docs" / "benchmarks.md"
 ANALYSIS = """\
-Where the time goes (cProfile of the app in-process, CPU time of the processes during the runs,
-MariaDB's ANALYZE and per-query CPU). A list page used to cost 3.3 ms of app CPU, nearly all of
-it PyMySQL (pure Python) decoding 50 rows x 14 columns, and two round trips (SELECT, ROLLBACK).
-Now MariaDB builds the page's JSON (GROUP_CONCAT of JSON_OBJECT, one row) from statements
-compiled once per query shape, run on a plain DBAPI cursor from an autocommit pool (no ROLLBACK,
-no SQLAlchemy Connection or execution context): 0.76-0.87 ms of app CPU per list request
-in-process on a slow day (0.93-1.02 ms before the direct reader). GET item is built the same
-way (0.44 ms instead of 0.67 ms). MariaDB then spends about as much CPU on a page as the app:
-about 0.3 ms walking the (category, sku) index past the offset, 0.7 ms joining the 50 rows and
-0.15-0.2 ms building the JSON, and GROUP_CONCAT of a long text needs an on-disk (Aria)
-temporary table on MariaDB (MySQL 8 keeps it in memory); returning 50 JSON rows instead saves
-0.1 ms of MariaDB CPU but costs 0.3 ms of Python. With 32 closed-loop connections on 2 cores
-that also run MariaDB and wrk, latency is queueing: p50 is about 32 / throughput, and the p99
-tail comes from requests that wait longest for a worker (the 4-connection row shows the same
-requests without the queue). gunicorn runs with --reuse-port: on one shared socket the first
-worker to wake accepted most of wrk's keep-alive connections (32/0 was seen, and GET item
-rounds were either about 1000 or about 2200 req/s); with a socket per worker the kernel spreads
-them (15/17, 12/20, 11/21 seen), and in alternating runs p99 dropped from 210-860 ms to 120-230
-ms on a loaded machine. Each worker runs 4 threads, not 8: a worker needs only 2-3 requests in
-flight to stay busy (0.8 ms of CPU and one ~1 ms round trip each), and more threads only compete
-for the GIL. In alternating runs (2 workers, --reuse-port) 4 threads gave the same req/s as 8
-with p99 86-124 ms instead of 435-932 ms; 3x3 and 4x2 were no better, movements 550-624/s
-instead of 579-690/s. A movement is three round trips (UPDATE that reports the new quantity
-through LAST_INSERT_ID(expr), INSERT, COMMIT with a redo-log flush) on the ordinary session.
+Where the time goes (cProfile and py-spy of the app, CPU time of the processes during the runs,
+MariaDB's ANALYZE). Building a list page costs about as much MariaDB CPU as app CPU: MariaDB
+builds the page's JSON (GROUP_CONCAT of JSON_OBJECT, one row; 0.3 ms walking the (category, sku)
+index past the offset, 0.7 ms joining the 50 rows, 0.2 ms of JSON) and the app runs the prebuilt
+statement on a plain DBAPI cursor from an autocommit pool (0.8 ms of app CPU in-process). With
+32 closed-loop connections on 2 cores that also run MariaDB and wrk, latency is queueing: p50 is
+about 32 / throughput, so a lower p99 needs less CPU per request. The page cache gives that: each
+process keeps the pages it built and serves one again after one small query (SUM over the 64
+item_changes counter rows that every write through the app bumps in its own transaction) shows
+that nothing changed; a hit costs about 1.1-1.3 ms of app CPU and 0.2 ms of MariaDB CPU instead
+of 1.8-2.3 ms and 1.5-2.2 ms (measured per request during runs). The "page cache off" row is the
+same server with STOCKROOM_LIST_CACHE_MB=0, i.e. every request building its page, which is also
+what a list costs right after a write (pages are then read again). The p99 tail that is left
+is the machine's: the raw PyMySQL get-by-id baseline, the smallest possible request, shows a
+similar p99 in the same run, and at 4 connections p99 is 10x p50. Movements run on a plain DBAPI
+cursor too: three round trips (a two-table UPDATE that applies the delta, bumps the item's change
+counter and reports the new quantity through LAST_INSERT_ID(expr); INSERT; COMMIT with a redo-log
+flush); the SQLAlchemy Session and Connection layers were a quarter of a movement's CPU
+(alternating runs: gunicorn CPU per movement 2.7-3.0 ms instead of 3.5-4.3 ms). gunicorn runs
+with --reuse-port (one socket per worker; on a shared socket one worker took most of wrk's
+keep-alive connections) and 4 threads per worker (8 gave the same req/s with a longer tail).
 Earlier changes: pooled connections pinged only after 1 s idle, no ROLLBACK on pool check-in,
-prebuilt hot statements, the movement response built without reading the row back, list totals
-cached per filter for 5 s."""
+prebuilt hot statements, list totals cached per filter (exact while the change counters stand).
+"""
 LIST = "GET /api/v1/items?category=…&page=1..20"
 LIST_4 = "same list, 4 connections (latency without queueing)"
 LIST_OFF = "same list, page cache off (every request builds its page)"
