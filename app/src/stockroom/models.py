@@ -90,7 +90,7 @@ class Item(db.Model):
 
 
 class ItemChange(db.Model):
-    """Change counters bumped by triggers on items (migration 0002, services/page_cache.py)."""
+    """Change counters that every write to items through the app bumps (services/page_cache.py)."""
 
     __tablename__ = "item_changes"
     shard: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
