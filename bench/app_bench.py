@@ -66,8 +66,7 @@ flush); the SQLAlchemy Session and Connection layers were a quarter of a movemen
 with --reuse-port (one socket per worker; on a shared socket one worker took most of wrk's
 keep-alive connections) and 4 threads per worker (8 gave the same req/s with a longer tail).
 Earlier changes: pooled connections pinged only after 1 s idle, no ROLLBACK on pool check-in,
-prebuilt hot statements, list totals cached per filter (exact while the change counters stand).
-"""
+prebuilt hot statements, list totals cached per filter (exact while the change counters stand)."""
 LIST = "GET /api/v1/items?category=…&page=1..20"
 LIST_4 = "same list, 4 connections (latency without queueing)"
 LIST_OFF = "same list, page cache off (every request builds its page)"

@@ -306,13 +306,18 @@ def _first(conn: Connection | DirectReader, stmt: Any, params: dict[str, Any]) -
     return conn.exec_driver_sql(sql, args).first()
 
 
+def _filter_key(query: ItemQuery) -> tuple[Any, ...]:
+    """What decides which items a list matches (and so its total)."""
+    return (query.q, query.category, query.location, query.low_stock)
+
+
 def _total(conn: Any, query: ItemQuery, count: int, changes: Any = None) -> tuple[int, bool, float]:
     """(total, exact, valid_until) of a list whose page held ``count`` rows and was read at
     item_changes sum ``changes``. valid_until is when a cached copy of this page must be read
     again although nothing changed: never when the total was counted at the same sum."""
     if query.page == 1 and count < query.per_page:
         return count, True, math.inf
-    key = (query.q, query.category, query.location, query.low_stock)
+    key = _filter_key(query)
     counted = COUNT_CACHE.get(key, changes)
     if counted is None:
         statement = _statements(_shape(query)).count
@@ -388,8 +393,7 @@ def list_item_docs(
     databases (SQLite in development) get the rows encoded here."""
     conn = _reader(source)
     if conn.dialect.name in ("mysql", "mariadb"):
-        key = (query.q, query.category, query.location, query.low_stock, query.sort)
-        key += (query.page, query.per_page)
+        key = (*_filter_key(query), query.sort, query.page, query.per_page)
         cached = PAGES.get(key) if PAGES.enabled else None
         if cached is not None:
             hit = _first(conn, CHANGES_NOW, {})[0] == cached.changes
@@ -522,21 +526,9 @@ _MOVE_UPDATE = (
 # cursor's lastrowid), which saves the SELECT round trip that would read it back. It matches
 # two rows (item and counter) when the movement applies.
 _MOVE_UPDATE_MYSQL = (
-    update(items_t)
-    .where(
-        items_t.c.id == bindparam("b_id"),
-        changes_t.c.shard == items_t.c.id % SHARDS,
-        _NEW_QTY >= 0,
-        _NEW_QTY <= MAX_QUANTITY,
-    )
-    .values(
-        {
-            items_t.c.quantity: func.last_insert_id(_NEW_QTY),
-            items_t.c.version: items_t.c.version + 1,
-            items_t.c.updated_at: bindparam("b_now"),
-            changes_t.c.n: changes_t.c.n + 1,
-        }
-    )
+    _MOVE_UPDATE.where(changes_t.c.shard == items_t.c.id % SHARDS)
+    .values(quantity=func.last_insert_id(_NEW_QTY))
+    .values({changes_t.c.n: changes_t.c.n + 1})
 )
 _QTY = select(items_t.c.quantity).where(items_t.c.id == bindparam("b_id"))
 _QTY_SHARED = _QTY.with_for_update(read=True)
@@ -582,8 +574,8 @@ def _move_portable(session: Session, params: dict[str, Any]) -> Moved:
             return None, None, current
         # Our UPDATE holds the row lock until commit, so this read is our own result.
         after = conn.execute(_QTY_LOCKED, params).scalar_one()
-        note_change(conn, params["b_id"])
         result = conn.execute(_MOVE_INSERT, params | {"m_after": after})
+        note_change(conn, params["b_id"])
         session.commit()
     except Exception:
         session.rollback()

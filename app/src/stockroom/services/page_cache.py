@@ -105,12 +105,8 @@ class PageCache:
         self._bytes -= len(self._pages.pop(key).text)
 
 
-def shard_of(item_id: int) -> int:
-    return item_id % SHARDS
-
-
 def note_change(source: Session | Connection, item_id: int | None = None) -> None:
     """Count a change to items in the current transaction: the item's counter, or for changes to
     many items any one. Call it last before the commit: the counter row stays locked until then."""
-    shard = shard_of(item_id) if item_id is not None else random.randrange(SHARDS)  # noqa: S311
+    shard = item_id % SHARDS if item_id is not None else random.randrange(SHARDS)  # noqa: S311
     source.execute(_BUMP, {"b_shard": shard})
