@@ -16,7 +16,10 @@ short_description: One read-only AWS API call (Describe*, List*, Get*), answered
 description:
   - Calls one read-only operation of a boto3 client from the controller process, all pages of it,
     and returns the response the way the amazon.aws C(*_info) modules do - keys in snake_case, every
-    C(Tags) (and C(TagList)) list of Key/Value pairs turned into a dict, timestamps as ISO strings.
+    C(Tags) (and C(TagList)) list of Key/Value pairs turned into a dict, timestamps as ISO strings;
+    IAM policy documents (C(PolicyDocument), C(AssumeRolePolicyDocument)) are returned unchanged.
+  - Errors (a resource that does not exist, too) fail the lookup; with C(errors='ignore') the
+    lookup returns none instead, which the roles read as "hand it to the module".
   - Same connection options as the amazon.aws lookups (region, endpoint_url, profile, credentials).
   - Used by the Stockroom roles to decide which resources must be handed to a module at all. A
     module task costs a new Python process that imports boto3 (about 1 s), this costs a few ms.
@@ -50,6 +53,9 @@ _raw:
 """
 
 _READ_ONLY = ("describe_", "list_", "get_")
+# Policy documents come back as AWS holds them (as the amazon.aws *_info modules keep them), so that
+# a role can compare one with the document it would write.
+_AS_IS = ("PolicyDocument", "AssumeRolePolicyDocument")
 # Clients by service and connection: several lookups in one task load a service model only once.
 _CLIENTS: dict[tuple[str, str], Any] = {}
 
@@ -59,7 +65,9 @@ def _plain(value: Any) -> Any:
     if isinstance(value, dict):
         out = {}
         for key, item in value.items():
-            if (
+            if key in _AS_IS:
+                out[_camel_to_snake(key)] = item
+            elif (
                 key in ("Tags", "TagList")
                 and isinstance(item, list)
                 and all("Key" in t for t in item)

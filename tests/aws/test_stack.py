@@ -14,7 +14,7 @@ from typing import Any
 
 import checks
 import pytest
-from awsstack import NAME, ROOT, Emulator, Run, base_args, playbook_env, run_playbook
+from awsstack import ENV, NAME, ROOT, Emulator, Run, base_args, playbook_env, run_playbook
 
 TIMINGS: dict[str, Any] = {}
 
@@ -88,6 +88,11 @@ DRIFT_TASKS = (
     "ASG | Tag the launch template",
     "Scaling | Simple policies",
     "Alarms | CPU alarms wired to the scaling policies and the topic",
+    "Secret | Store the master credentials",
+    "IAM | Instance role",
+    "IAM | The role may read the database secret",
+    "Notifications | Alerts topic with the e-mail subscription",
+    "Notifications | Instance launch/terminate events",
 )
 
 
@@ -139,7 +144,17 @@ def test_hand_made_drift_is_found_by_check_and_put_back(emulator: Emulator, fres
     assert "Stray" not in {t["Key"] for t in tags}
     policy = emulator.client("autoscaling").describe_policies(PolicyNames=[f"{NAME}-scale-out"])
     assert policy["ScalingPolicies"][0]["Cooldown"] == 300
-    checks.monitoring(emulator)  # alarm thresholds as configured
+    secret = emulator.client("secretsmanager").describe_secret(SecretId=f"{NAME}/db-master")
+    assert secret["Description"].startswith("Stockroom RDS master credentials")
+    iam = emulator.client("iam")
+    assert iam.get_role(RoleName=f"{NAME}-app")["Role"]["Description"] == "Stockroom app instances"
+    checks.compute(emulator, net)  # the role's policy reads only the secret again
+    topic = checks.monitoring(emulator)["topic"]  # alarms, subscription, rule target
+    sns = emulator.client("sns")
+    attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
+    assert attributes["DisplayName"] == f"Stockroom {ENV} alerts"
+    rule = emulator.client("events").describe_rule(Name=f"{NAME}-asg-events")
+    assert rule["Description"] == "Stockroom ASG launch/terminate notifications"
 
     again = run_playbook(emulator, "site.yml")
     assert again.rc == 0, again.output[-4000:]
@@ -238,6 +253,24 @@ def drift_other_tiers(emulator: Emulator) -> None:
     keep += ("MetricName", "Namespace", "Statistic", "Dimensions", "Period", "EvaluationPeriods")
     keep += ("ComparisonOperator", "TreatMissingData")
     cw.put_metric_alarm(**{k: high[k] for k in keep}, Threshold=95.0)
+    emulator.client("secretsmanager").update_secret(
+        SecretId=f"{NAME}/db-master", Description="by hand"
+    )
+    iam = emulator.client("iam")
+    iam.update_role(RoleName=f"{NAME}-app", Description="by hand")
+    everything = {"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "*"}
+    iam.put_role_policy(
+        RoleName=f"{NAME}-app",
+        PolicyName="read-db-secret",
+        PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [everything]}),
+    )
+    sns = emulator.client("sns")
+    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
+    topic = checks.one([t for t in topics if t.endswith(f":{NAME}-alerts")], "alerts topic")
+    sns.set_topic_attributes(TopicArn=topic, AttributeName="DisplayName", AttributeValue="by hand")
+    events = emulator.client("events")
+    rule = events.describe_rule(Name=f"{NAME}-asg-events")
+    events.put_rule(Name=rule["Name"], EventPattern=rule["EventPattern"], Description="by hand")
 
 
 def test_drill_scales_out_to_max_and_back_with_alerts(emulator: Emulator, fresh: Run) -> None:
