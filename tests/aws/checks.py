@@ -217,16 +217,15 @@ def compute(emu: Emulator, net: dict[str, Any]) -> dict[str, Any]:
     return {"asg": group["AutoScalingGroupName"], "tg": tg["TargetGroupArn"]}
 
 
+def alerts_topic(emu: Emulator) -> str:
+    """The ARN of the stack's one alerts topic."""
+    topics = [t["TopicArn"] for t in emu.client("sns").list_topics()["Topics"]]
+    return one([t for t in topics if t.endswith(f":{NAME}-alerts")], "alerts topic")
+
+
 def monitoring(emu: Emulator) -> dict[str, Any]:
     sns, cw, asg_api = emu.client("sns"), emu.client("cloudwatch"), emu.client("autoscaling")
-    topic = one(
-        [
-            t["TopicArn"]
-            for t in sns.list_topics()["Topics"]
-            if t["TopicArn"].endswith(f":{NAME}-alerts")
-        ],
-        "alerts topic",
-    )
+    topic = alerts_topic(emu)
     subs = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
     assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "ops@example.com")]
     tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=topic)["Tags"]}

@@ -264,10 +264,11 @@ def drift_other_tiers(emulator: Emulator) -> None:
         PolicyName="read-db-secret",
         PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [everything]}),
     )
-    sns = emulator.client("sns")
-    topics = [t["TopicArn"] for t in sns.list_topics()["Topics"]]
-    topic = checks.one([t for t in topics if t.endswith(f":{NAME}-alerts")], "alerts topic")
-    sns.set_topic_attributes(TopicArn=topic, AttributeName="DisplayName", AttributeValue="by hand")
+    emulator.client("sns").set_topic_attributes(
+        TopicArn=checks.alerts_topic(emulator),
+        AttributeName="DisplayName",
+        AttributeValue="by hand",
+    )
     events = emulator.client("events")
     rule = events.describe_rule(Name=f"{NAME}-asg-events")
     events.put_rule(Name=rule["Name"], EventPattern=rule["EventPattern"], Description="by hand")
