@@ -122,6 +122,9 @@ def test_seed_command(cli_env: dict[str, str]) -> None:
     conn.close()
     assert count >= 3000 and categories >= 5
     assert units == moved  # every unit on hand is explained by movements
+    # make demo seeds with --if-empty on every run: a rerun must add nothing.
+    again = run(["seed", "--items", "5", "--if-empty"], cli_env)
+    assert again.returncode == 0 and "nothing seeded" in again.stdout, again.stderr
 
 
 def test_production_requires_secret_key_cli(cli_env: dict[str, str]) -> None:

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 
 import click
 from flask import Flask
+from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from stockroom import __version__
@@ -19,6 +20,7 @@ from stockroom.config import ConfigError
 from stockroom.errors import StockroomError
 from stockroom.extensions import db
 from stockroom.migrate import MigrationLockTimeout, current_revision, head_revision, upgrade
+from stockroom.models import Item
 from stockroom.seed import seed
 from stockroom.services import users
 
@@ -193,10 +195,16 @@ def token_revoke(token_id: int) -> None:
 @main.command("seed")
 @click.option("--items", "n_items", type=click.IntRange(1, 5_000_000), required=True)
 @click.option("--random-seed", default=42, show_default=True)
-def seed_cmd(n_items: int, random_seed: int) -> None:
+@click.option(
+    "--if-empty", is_flag=True, help="Do nothing when the database already holds items (reruns)."
+)
+def seed_cmd(n_items: int, random_seed: int, if_empty: bool) -> None:
     """Insert N realistic demo items with their movements (bulk inserts)."""
 
     with app_context():
+        if if_empty and db.session.scalar(select(Item.id).limit(1)) is not None:
+            click.echo("items already present: nothing seeded")
+            return
         started = time.monotonic()
         items, moves = seed(db.engine, n_items, random_seed)
         click.echo(
