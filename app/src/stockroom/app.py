@@ -11,7 +11,7 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from stockroom import __version__
+from stockroom import __version__, caches
 from stockroom.api import bp as api_bp
 from stockroom.config import Settings, flask_config, load_settings
 from stockroom.db import (
@@ -66,6 +66,7 @@ def create_app(
     app.config["NODE_IP"] = node_ip(settings.node_ip)
     app.config["VERSION"] = __version__
 
+    caches.init_app(app, settings)
     items_service.COUNT_CACHE.ttl = settings.count_cache_seconds
     items_service.PAGES.max_bytes = int(settings.list_cache_mb * 1024 * 1024)
     items_service.PAGES.max_age = settings.list_cache_seconds
