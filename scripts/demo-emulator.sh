@@ -14,7 +14,8 @@ case "${1:-}" in
   up)
     if ! running; then
       port="$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-      MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup .venv/bin/moto_server -H 127.0.0.1 -p "$port" \
+      # moto plus the AWS rules it lacks (tests/aws/aws_rules.py), as in the AWS tests.
+      MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup .venv/bin/python tests/aws/aws_rules.py --port "$port" \
         >"$dir/moto.log" 2>&1 &
       echo $! >"$dir/pid"
       echo "http://127.0.0.1:$port" >"$dir/url"

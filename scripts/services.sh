@@ -33,7 +33,8 @@ free_port() { .venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("12
 moto_up() {
   if [ -f .run/moto.pid ] && kill -0 "$(cat .run/moto.pid)" 2>/dev/null; then return 0; fi
   port="${MOTO_PORT:-$(free_port)}"
-  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup .venv/bin/moto_server -H 127.0.0.1 -p "$port" \
+  # moto plus the AWS rules it lacks (tests/aws/aws_rules.py), as in the AWS tests.
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true nohup .venv/bin/python tests/aws/aws_rules.py --port "$port" \
     >.run/moto.log 2>&1 &
   echo $! > .run/moto.pid
   echo "http://127.0.0.1:$port" > .run/moto.url

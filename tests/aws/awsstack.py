@@ -23,6 +23,8 @@ NAME = f"stockroom-{ENV}"
 TAGS = {"Project": "stockroom", "Environment": ENV}
 # The AMI moto ships in every region; the bake is tested in its own suite.
 AMI = "ami-03cf127a"
+# moto plus the AWS rules it lacks, served in one process.
+RULES = Path(__file__).resolve().with_name("aws_rules.py")
 
 
 @dataclass
@@ -42,7 +44,8 @@ class Emulator:
 
 @contextlib.contextmanager
 def emulator_server(log: Path) -> Iterator[Emulator]:
-    """A moto server of our own on a free loopback port, stopped (by its pid) afterwards."""
+    """A moto server of our own on a free loopback port, stopped (by its pid) afterwards. It is moto
+    with the AWS rules moto lacks (tests/aws/aws_rules.py): a call AWS refuses fails here too."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -53,7 +56,7 @@ def emulator_server(log: Path) -> Iterator[Emulator]:
     }
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+            [str(ROOT / ".venv/bin/python"), str(RULES), "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,

@@ -1,0 +1,110 @@
+"""The emulator refuses what AWS refuses (tests/aws/aws_rules.py) and allows what AWS allows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from awsstack import AMI, Emulator
+from botocore.exceptions import ClientError
+
+
+def error_of(excinfo: pytest.ExceptionInfo[ClientError]) -> tuple[str, str]:
+    err = excinfo.value.response["Error"]
+    return err["Code"], err["Message"]
+
+
+@pytest.fixture
+def subnets(emulator: Emulator) -> list[str]:
+    ec2 = emulator.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    zones = [z["ZoneName"] for z in ec2.describe_availability_zones()["AvailabilityZones"]][:2]
+    return [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.99.{i}.0/24", AvailabilityZone=z)["Subnet"][
+            "SubnetId"
+        ]
+        for i, z in enumerate(zones)
+    ]
+
+
+def test_a_protected_load_balancer_is_not_deleted(emulator: Emulator, subnets: list[str]) -> None:
+    elb = emulator.client("elbv2")
+    arn = elb.create_load_balancer(Name="rules-protected", Subnets=subnets)["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
+    protect = [{"Key": "deletion_protection.enabled", "Value": "true"}]
+    elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=protect)
+    with pytest.raises(ClientError) as refused:
+        elb.delete_load_balancer(LoadBalancerArn=arn)
+    code, message = error_of(refused)
+    assert code == "OperationNotPermitted" and "deletion protection" in message
+    assert elb.describe_load_balancers(LoadBalancerArns=[arn])["LoadBalancers"]
+
+    protect[0]["Value"] = "false"
+    elb.modify_load_balancer_attributes(LoadBalancerArn=arn, Attributes=protect)
+    elb.delete_load_balancer(LoadBalancerArn=arn)
+    assert not [
+        lb for lb in elb.describe_load_balancers()["LoadBalancers"] if lb["LoadBalancerArn"] == arn
+    ]
+
+
+def test_a_lower_engine_version_is_refused(emulator: Emulator) -> None:
+    rds = emulator.client("rds")
+    rds.create_db_instance(
+        DBInstanceIdentifier="rules-db",
+        Engine="mysql",
+        EngineVersion="8.0.41",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+    )
+    with pytest.raises(ClientError) as refused:
+        rds.modify_db_instance(DBInstanceIdentifier="rules-db", EngineVersion="8.0.40")
+    assert error_of(refused) == (
+        "InvalidParameterCombination",
+        "Cannot upgrade mysql from 8.0.41 to 8.0.40",
+    )
+    # The same major version alone and a higher minor are upgrades AWS accepts.
+    rds.modify_db_instance(DBInstanceIdentifier="rules-db", EngineVersion="8.0")
+    rds.modify_db_instance(DBInstanceIdentifier="rules-db", EngineVersion="8.0.42")
+    db = rds.describe_db_instances(DBInstanceIdentifier="rules-db")["DBInstances"][0]
+    assert db["EngineVersion"] == "8.0.42"
+    rds.delete_db_instance(DBInstanceIdentifier="rules-db", SkipFinalSnapshot=True)
+
+
+def test_desired_capacity_outside_min_max_is_refused(
+    emulator: Emulator, subnets: list[str]
+) -> None:
+    ec2, asg = emulator.client("ec2"), emulator.client("autoscaling")
+    ec2.create_launch_template(
+        LaunchTemplateName="rules-lt",
+        LaunchTemplateData={"ImageId": AMI, "InstanceType": "t3.micro"},
+    )
+    group: dict[str, Any] = {"AutoScalingGroupName": "rules-asg"}
+    asg.create_auto_scaling_group(
+        **group,
+        LaunchTemplate={"LaunchTemplateName": "rules-lt"},
+        MinSize=1,
+        MaxSize=3,
+        DesiredCapacity=1,
+        VPCZoneIdentifier=",".join(subnets),
+    )
+    for desired in (4, 0):
+        with pytest.raises(ClientError) as refused:
+            asg.set_desired_capacity(**group, DesiredCapacity=desired)
+        assert error_of(refused)[0] == "ValidationError", desired
+        with pytest.raises(ClientError) as refused:
+            asg.update_auto_scaling_group(**group, DesiredCapacity=desired)
+        assert error_of(refused)[0] == "ValidationError", desired
+    with pytest.raises(ClientError) as refused:
+        asg.update_auto_scaling_group(**group, MinSize=4)
+    assert error_of(refused)[0] == "ValidationError"
+
+    asg.set_desired_capacity(**group, DesiredCapacity=3)
+    # A new max alone below the current size moves the desired capacity down (AWS and moto).
+    asg.update_auto_scaling_group(**group, MaxSize=2)
+    now = asg.describe_auto_scaling_groups(AutoScalingGroupNames=["rules-asg"])
+    assert now["AutoScalingGroups"][0]["DesiredCapacity"] == 2
+    asg.delete_auto_scaling_group(**group, ForceDelete=True)
+    ec2.delete_launch_template(LaunchTemplateName="rules-lt")
