@@ -40,7 +40,7 @@ options:
 EXAMPLES = r"""
 - name: Wait for the route tables
   ansible.builtin.set_fact:
-    route_tables: "{{ query('async_results', *jobs) }}"
+    route_tables: "{{ query('stockroom.aws.async_results', *jobs) }}"
   vars:
     jobs: "{{ started.results | selectattr('ansible_job_id', 'defined') }}"
 """

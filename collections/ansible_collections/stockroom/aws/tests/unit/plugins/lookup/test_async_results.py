@@ -1,4 +1,4 @@
-"""The async_results lookup (playbooks/lookup_plugins) on job files as async_wrapper writes them."""
+"""The stockroom.aws.async_results lookup on job files as async_wrapper writes them."""
 
 from __future__ import annotations
 
@@ -10,13 +10,10 @@ from typing import Any
 import pytest
 from ansible.errors import AnsibleLookupError
 from ansible.plugins.loader import lookup_loader
-from awsstack import ROOT
-
-lookup_loader.add_directory(str(ROOT / "playbooks/lookup_plugins"))
 
 
 def wait(*jobs: dict[str, Any], **options: Any) -> list[dict[str, Any]]:
-    plugin = lookup_loader.get("async_results")
+    plugin = lookup_loader.get("stockroom.aws.async_results")
     assert plugin is not None
     return plugin.run(list(jobs), variables={}, **options)
 

@@ -1,12 +1,11 @@
-"""Security group rules in one comparable form, for the role's skip-when-matching test.
+"""Filter security_group_differs: would amazon.aws.ec2_security_group change this group?
 
-amazon.aws.ec2_security_group compares rules as (ports, protocol, target, target type, description)
-tuples after expanding each `rules` entry into one rule per port and source, and with purge on it
-reports a change unless both sides are the same set. These filters produce that set, sorted, from
-the module's `rules` argument (aws_network_sg_expand) and from the API's permissions as
-ec2_security_group_info returns them (aws_network_sg_flatten), so the role calls the module only
-for a group whose rules really differ. Anything these filters do not understand yields a rule that
-matches nothing, so the module runs and decides.
+The module compares rules as (ports, protocol, target, target type, description) tuples after
+expanding each `rules` entry into one rule per port and source, and with purge on it reports a
+change unless both sides are the same set. sg_expand builds that set from the module's `rules`
+argument, sg_flatten from the API's permissions as stockroom.aws.describe returns them, so a role
+calls the module only for a group whose rules really differ. Anything these functions do not
+understand yields a rule that matches nothing, so the module runs and decides.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ def _port_ranges(rule: dict[str, Any]) -> list[tuple[Any, Any]]:
     return [(None, None)]
 
 
-def aws_network_sg_expand(rules: list[dict[str, Any]] | None) -> list[list[Any]]:
+def sg_expand(rules: list[dict[str, Any]] | None) -> list[list[Any]]:
     """The module's `rules` / `rules_egress` argument as the sorted set of rules it would want."""
     out: set[tuple[Any, ...]] = set()
     for rule in rules or []:
@@ -62,7 +61,7 @@ def aws_network_sg_expand(rules: list[dict[str, Any]] | None) -> list[list[Any]]
     return _sorted(out)
 
 
-def aws_network_sg_flatten(permissions: list[dict[str, Any]] | None) -> list[list[Any]]:
+def sg_flatten(permissions: list[dict[str, Any]] | None) -> list[list[Any]]:
     """ec2_security_group_info's ip_permissions(_egress) as the sorted set of rules they hold."""
     out: set[tuple[Any, ...]] = set()
     for perm in permissions or []:
@@ -87,9 +86,21 @@ def _sorted(rules: set[tuple[Any, ...]]) -> list[list[Any]]:
     ]
 
 
+def security_group_differs(now: dict[str, Any] | None, want: dict[str, Any]) -> bool:
+    """Whether the group as read (none: not there) differs from `want` in what the module compares.
+
+    `want` holds the module's description, tags, rules and rules_egress (purge on for all three).
+    """
+    if not now or now.get("group_id") is None:
+        return True
+    return (
+        now.get("description") != want.get("description")
+        or (now.get("tags") or {}) != (want.get("tags") or {})
+        or sg_flatten(now.get("ip_permissions")) != sg_expand(want.get("rules"))
+        or sg_flatten(now.get("ip_permissions_egress")) != sg_expand(want.get("rules_egress"))
+    )
+
+
 class FilterModule:
     def filters(self) -> dict[str, Any]:
-        return {
-            "aws_network_sg_expand": aws_network_sg_expand,
-            "aws_network_sg_flatten": aws_network_sg_flatten,
-        }
+        return {"security_group_differs": security_group_differs}
