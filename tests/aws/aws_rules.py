@@ -13,17 +13,22 @@ scripts/services.sh start instead of plain `moto_server`).
 from __future__ import annotations
 
 import argparse
+import datetime
 import os
 import re
 import signal
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from moto.autoscaling import models as autoscaling_models
 from moto.autoscaling import responses as autoscaling_responses
+from moto.autoscaling.exceptions import AutoscalingClientError
 from moto.autoscaling.exceptions import ValidationError as AutoScalingValidationError
+from moto.cloudwatch import models as cloudwatch_models
+from moto.core.responses import ActionResult
 from moto.elbv2 import models as elbv2_models
 from moto.elbv2.exceptions import ELBClientError
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -211,6 +216,279 @@ def _update_within_limits() -> None:
         return original(self, name, *args, **kwargs)
 
     autoscaling_models.AutoScalingBackend.update_auto_scaling_group = update_auto_scaling_group
+
+
+# --- Auto Scaling instance refresh ---------------------------------------------------------------
+# moto 5.2.5 has no instance refresh at all (StartInstanceRefresh answers HTTP 500). These four
+# actions keep refreshes per group, with AWS's statuses. AWS replaces instances as time passes;
+# the emulator has no clock, so each DescribeInstanceRefreshes of a group moves its active refresh
+# one step on (Pending -> InProgress, then one instance replaced per call; a rollback likewise).
+
+_REFRESH_DOC = "https://docs.aws.amazon.com/autoscaling/ec2/APIReference/"
+_REFRESH_ACTIVE = ("Pending", "InProgress", "Cancelling", "RollbackInProgress", "Baking")
+_REFRESHES: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+_REFRESH_LOCK = threading.RLock()
+
+
+def _pinned_version(group: Any) -> str | None:
+    """The group's launch template version as a number, None for $Latest/$Default/unset."""
+    version = str(group.provided_launch_template_version or "")
+    return version if version.isdigit() else None
+
+
+def _replace_one(backend: Any, group: Any, instance_id: str, version: str) -> str:
+    """Terminate one instance of the group; the group launches its replacement from `version`."""
+    kept = (group.launch_template_version, group.provided_launch_template_version)
+    before = {s.instance.id for s in group.instance_states}
+    group.launch_template_version = version
+    try:
+        backend.terminate_instance(instance_id, should_decrement=False)
+    finally:
+        group.launch_template_version = kept[0]
+    new = [s.instance.id for s in group.instance_states if s.instance.id not in before]
+    return new[0] if new else ""
+
+
+def _alarms_firing(account: str, region: str, refresh: dict[str, Any]) -> list[str]:
+    names = refresh["Preferences"].get("AlarmSpecification", {}).get("Alarms", [])
+    alarms = cloudwatch_models.cloudwatch_backends[account][region].alarms
+    return [n for n in names if n in alarms and alarms[n].state_value == "ALARM"]
+
+
+def _start_rollback(refresh: dict[str, Any], reason: str) -> None:
+    refresh["Status"] = "RollbackInProgress"
+    refresh["StatusReason"] = reason
+    refresh["RollbackDetails"] = {
+        "RollbackReason": reason,
+        "RollbackStartTime": datetime.datetime.now(datetime.UTC),
+        "PercentageCompleteOnRollback": 0,
+        "InstancesToUpdateOnRollback": len(refresh["_replaced"]),
+    }
+
+
+def _finish(refresh: dict[str, Any], status: str, reason: str) -> None:
+    refresh["Status"] = status
+    refresh["StatusReason"] = reason
+    refresh["EndTime"] = datetime.datetime.now(datetime.UTC)
+
+
+def _forward(response: Any, group: Any, refresh: dict[str, Any]) -> None:
+    """Replace the next instance; stop on an alarm of the refresh's AlarmSpecification."""
+    firing = _alarms_firing(response.current_account, response.region, refresh)
+    if firing:
+        reason = f"Alarms {', '.join(firing)} are in ALARM state."
+        if refresh["Preferences"].get("AutoRollback"):
+            _start_rollback(refresh, reason)
+        else:
+            _finish(refresh, "Failed", reason)
+        return
+    live = [s.instance.id for s in group.instance_states]
+    refresh["_old"] = todo = [i for i in refresh["_old"] if i in live]
+    if todo:
+        new = _replace_one(response.autoscaling_backend, group, todo[0], refresh["_to"])
+        todo.remove(todo[0])
+        refresh["_replaced"].append(new)
+    total = refresh["InstancesToUpdate"] or 1
+    refresh["PercentageComplete"] = 100 * len(refresh["_replaced"]) // total
+    if not todo:
+        if refresh["_to"] != refresh["_from"]:
+            # AWS saves the desired configuration to the group when the refresh succeeds.
+            group.launch_template_version = refresh["_to"]
+            group.provided_launch_template_version = refresh["_to"]
+        refresh["PercentageComplete"] = 100
+        _finish(refresh, "Successful", "")
+
+
+def _back(response: Any, group: Any, refresh: dict[str, Any]) -> None:
+    """Replace the next instance the refresh launched from the group's own version."""
+    live = {s.instance.id for s in group.instance_states}
+    todo = [i for i in refresh["_replaced"] if i in live]
+    if todo:
+        _replace_one(response.autoscaling_backend, group, todo[0], refresh["_from"])
+    refresh["_replaced"] = todo[1:]
+    details = refresh["RollbackDetails"]
+    total = details["InstancesToUpdateOnRollback"] or 1
+    details["PercentageCompleteOnRollback"] = 100 * (total - len(todo[1:])) // total
+    if not refresh["_replaced"]:
+        _finish(refresh, "RollbackSuccessful", refresh["StatusReason"])
+
+
+def _step(response: Any, refresh: dict[str, Any]) -> None:
+    """One step of an active refresh, the way AWS moves it on over time."""
+    group = response.autoscaling_backend.autoscaling_groups.get(refresh["AutoScalingGroupName"])
+    status = refresh["Status"]
+    if group is None:
+        _finish(refresh, "Failed", "The Auto Scaling group was deleted.")
+    elif status == "Pending":
+        refresh["Status"] = "InProgress"
+    elif status == "Cancelling":
+        _finish(refresh, "Cancelled", "The instance refresh was cancelled.")
+    elif status == "InProgress":
+        _forward(response, group, refresh)
+    elif status == "RollbackInProgress":
+        _back(response, group, refresh)
+
+
+def _public(refresh: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in refresh.items() if not k.startswith("_")}
+
+
+@rule(
+    action="autoscaling:StartInstanceRefresh",
+    summary=(
+        "starts a refresh (Pending); refused while one is active (InstanceRefreshInProgress); "
+        "SkipMatching leaves instances already on the desired version; AutoRollback needs a "
+        "DesiredConfiguration and a numbered launch template version (ValidationError)"
+    ),
+    doc=(
+        f"API_StartInstanceRefresh: {_REFRESH_DOC}API_StartInstanceRefresh.html ; "
+        f"RefreshPreferences (AutoRollback, AlarmSpecification, SkipMatching): "
+        f"{_REFRESH_DOC}API_RefreshPreferences.html ; 'Undo changes with a manual or auto "
+        "rollback' (rollback only to a specific numbered version): https://docs.aws.amazon.com/"
+        "autoscaling/ec2/userguide/instance-refresh-rollback.html"
+    ),
+)
+def _start_instance_refresh() -> None:
+    def start_instance_refresh(self: Any) -> Any:
+        params = self._get_params()
+        name = params.get("AutoScalingGroupName", "")
+        group = self.autoscaling_backend.autoscaling_groups.get(name)
+        if group is None:
+            raise AutoScalingValidationError(f"AutoScalingGroup name not found - {name}")
+        key = (self.current_account, self.region, name)
+        prefs = params.get("Preferences") or {}
+        desired = (params.get("DesiredConfiguration") or {}).get("LaunchTemplate") or {}
+        pinned = _pinned_version(group)
+        if prefs.get("AutoRollback") and not (desired and pinned):
+            raise AutoScalingValidationError(
+                "AutoRollback requires a DesiredConfiguration and an Auto Scaling group that "
+                "uses a specific launch template version (not $Latest or $Default)."
+            )
+        with _REFRESH_LOCK:
+            history = _REFRESHES.setdefault(key, [])
+            if any(r["Status"] in _REFRESH_ACTIVE for r in history):
+                raise AutoscalingClientError(
+                    "InstanceRefreshInProgress",
+                    f"An Instance Refresh is already in progress for {name}.",
+                )
+            version_now = group.ec2_launch_template.get_version(group.launch_template_version)
+            source = str(version_now.number)
+            target = str(desired.get("Version") or source)
+            target = str(group.ec2_launch_template.get_version(target).number)
+            old = [s.instance.id for s in group.instance_states]
+            if prefs.get("SkipMatching"):
+                image = group.ec2_launch_template.get_version(target).image_id
+                old = [s.instance.id for s in group.instance_states if s.instance.image_id != image]
+            refresh = {
+                "InstanceRefreshId": str(uuid.uuid4()),
+                "AutoScalingGroupName": name,
+                "Status": "Pending",
+                "StatusReason": "",
+                "StartTime": datetime.datetime.now(datetime.UTC),
+                "PercentageComplete": 0,
+                "InstancesToUpdate": len(old),
+                "Preferences": prefs,
+                "Strategy": params.get("Strategy") or "Rolling",
+                "_from": source,
+                "_to": target,
+                "_old": old,
+                "_replaced": [],
+            }
+            if desired:
+                refresh["DesiredConfiguration"] = {"LaunchTemplate": desired}
+            history.insert(0, refresh)
+        return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
+
+    autoscaling_responses.AutoScalingResponse.start_instance_refresh = start_instance_refresh
+
+
+@rule(
+    action="autoscaling:DescribeInstanceRefreshes",
+    summary=(
+        "the group's refreshes, newest first, with Status (Pending, InProgress, Successful, "
+        "Failed, Cancelling, Cancelled, RollbackInProgress, RollbackFailed, RollbackSuccessful), "
+        "PercentageComplete and RollbackDetails; an alarm of AlarmSpecification in ALARM fails the "
+        "refresh, or rolls it back with AutoRollback"
+    ),
+    doc=(
+        f"API_DescribeInstanceRefreshes: {_REFRESH_DOC}API_DescribeInstanceRefreshes.html ; "
+        f"InstanceRefresh (statuses): {_REFRESH_DOC}API_InstanceRefresh.html ; 'Use alarms with "
+        "an instance refresh' (an alarm in ALARM fails it, auto rollback undoes it): "
+        "https://docs.aws.amazon.com/autoscaling/ec2/userguide/instance-refresh-rollback.html"
+    ),
+)
+def _describe_instance_refreshes() -> None:
+    def describe_instance_refreshes(self: Any) -> Any:
+        params = self._get_params()
+        key = (self.current_account, self.region, params.get("AutoScalingGroupName", ""))
+        ids = params.get("InstanceRefreshIds") or []
+        with _REFRESH_LOCK:
+            history = _REFRESHES.get(key, [])
+            for refresh in history:
+                if refresh["Status"] in _REFRESH_ACTIVE:
+                    _step(self, refresh)
+            found = [_public(r) for r in history if not ids or r["InstanceRefreshId"] in ids]
+        return ActionResult({"InstanceRefreshes": found})
+
+    autoscaling_responses.AutoScalingResponse.describe_instance_refreshes = (
+        describe_instance_refreshes
+    )
+
+
+def _active(self: Any) -> dict[str, Any]:
+    name = self._get_param("AutoScalingGroupName", "")
+    history = _REFRESHES.get((self.current_account, self.region, name), [])
+    for refresh in history:
+        if refresh["Status"] in ("Pending", "InProgress", "Baking"):
+            return refresh
+    raise AutoscalingClientError(
+        "ActiveInstanceRefreshNotFound", f"No in progress or pending Instance Refresh for {name}."
+    )
+
+
+@rule(
+    action="autoscaling:CancelInstanceRefresh",
+    summary=(
+        "an active refresh goes Cancelling, then Cancelled; instances already replaced stay "
+        "replaced; none active: ActiveInstanceRefreshNotFound"
+    ),
+    doc=f"API_CancelInstanceRefresh: {_REFRESH_DOC}API_CancelInstanceRefresh.html",
+)
+def _cancel_instance_refresh() -> None:
+    def cancel_instance_refresh(self: Any) -> Any:
+        with _REFRESH_LOCK:
+            refresh = _active(self)
+            refresh["Status"] = "Cancelling"
+        return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
+
+    autoscaling_responses.AutoScalingResponse.cancel_instance_refresh = cancel_instance_refresh
+
+
+@rule(
+    action="autoscaling:RollbackInstanceRefresh",
+    summary=(
+        "an active refresh goes RollbackInProgress and the instances it replaced are replaced "
+        "back from the group's own version, then RollbackSuccessful; refused without a "
+        "DesiredConfiguration or with $Latest/$Default (IrreversibleInstanceRefresh), or with "
+        "none active (ActiveInstanceRefreshNotFound)"
+    ),
+    doc=f"API_RollbackInstanceRefresh: {_REFRESH_DOC}API_RollbackInstanceRefresh.html",
+)
+def _rollback_instance_refresh() -> None:
+    def rollback_instance_refresh(self: Any) -> Any:
+        with _REFRESH_LOCK:
+            refresh = _active(self)
+            group = self.autoscaling_backend.autoscaling_groups[refresh["AutoScalingGroupName"]]
+            if "DesiredConfiguration" not in refresh or _pinned_version(group) is None:
+                raise AutoscalingClientError(
+                    "IrreversibleInstanceRefresh",
+                    "The instance refresh cannot be rolled back: it has no desired configuration "
+                    "or the group uses the launch template's $Latest or $Default version.",
+                )
+            _start_rollback(refresh, "Rollback started by RollbackInstanceRefresh.")
+        return ActionResult({"InstanceRefreshId": refresh["InstanceRefreshId"]})
+
+    autoscaling_responses.AutoScalingResponse.rollback_instance_refresh = rollback_instance_refresh
 
 
 # --- Serving -------------------------------------------------------------------------------------
