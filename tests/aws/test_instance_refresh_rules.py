@@ -10,6 +10,7 @@ from awsstack import AMI, Emulator
 from botocore.exceptions import ClientError
 
 _names = itertools.count()
+ACTIVE = ("Pending", "InProgress", "Cancelling", "RollbackInProgress")
 
 
 class Group:
@@ -26,7 +27,9 @@ class Group:
         data: dict[str, Any] = {"ImageId": self.old, "InstanceType": "t3.micro"}
         self.ec2.create_launch_template(LaunchTemplateName=self.name, LaunchTemplateData=data)
         self.ec2.create_launch_template_version(
-            LaunchTemplateName=self.name, SourceVersion="1", LaunchTemplateData={"ImageId": self.new}
+            LaunchTemplateName=self.name,
+            SourceVersion="1",
+            LaunchTemplateData={"ImageId": self.new},
         )
         self.asg.create_auto_scaling_group(
             AutoScalingGroupName=self.name,
@@ -50,7 +53,12 @@ class Group:
     def until_done(self) -> dict[str, Any]:
         for _ in range(20):
             refresh = self.describe()
-            if refresh["Status"] not in ("Pending", "InProgress", "Cancelling", "RollbackInProgress"):
+            if refresh["Status"] not in (
+                "Pending",
+                "InProgress",
+                "Cancelling",
+                "RollbackInProgress",
+            ):
                 return refresh
         raise AssertionError(f"refresh still {refresh['Status']}")
 
