@@ -65,6 +65,7 @@ def test_outage_and_recovery(
     assert page.status_code == 200  # the login page itself needs no database
 
     proxy.up()
+    time.sleep(1.1)  # /readyz answers from a probe cached for 1 s (STOCKROOM_READY_CACHE_SECONDS)
     assert client.get("/readyz").status_code == 200
     resp = client.get("/api/v1/items?per_page=1", headers=auth)
     assert resp.status_code == 200, resp.get_data(as_text=True)

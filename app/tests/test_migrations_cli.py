@@ -57,7 +57,8 @@ def test_concurrent_upgrades_from_empty(databases: Any) -> None:
     with conn.cursor() as cur:
         cur.execute("SHOW TABLES")
         assert {r[0] for r in cur.fetchall()} == {
-            "alembic_version", "api_tokens", "item_changes", "items", "movements", "users"
+            "alembic_version", "api_tokens", "item_changes", "items", "login_failures",
+            "movements", "users",
         }  # fmt: skip
         cur.execute("SELECT COUNT(*), SUM(n) FROM item_changes")
         assert cur.fetchone() == (64, 0)

@@ -6,12 +6,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Request, g, jsonify, render_template, request
+from flask import Flask, Request, g, has_request_context, jsonify, render_template, request
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from stockroom import __version__, caches
+from stockroom import __version__, caches, security
 from stockroom.api import bp as api_bp
 from stockroom.config import Settings, flask_config, load_settings
 from stockroom.db import (
@@ -28,6 +28,7 @@ from stockroom.db import (
 from stockroom.errors import Conflict, DatabaseUnavailable, StockroomError, ValidationFailed
 from stockroom.extensions import csrf, db
 from stockroom.health import bp as health_bp
+from stockroom.health import ready_probe
 from stockroom.node import node_ip, node_name
 from stockroom.services import items as items_service
 from stockroom.web import bp as web_bp
@@ -45,6 +46,11 @@ class _WebSessions(SecureCookieSessionInterface):
         if request.path.startswith(JSON_PREFIXES):
             return self.make_null_session(app)
         return super().open_session(app, request)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        # Secure whenever the request came over HTTPS (through the trusted proxy hop).
+        secure = has_request_context() and request.is_secure
+        return secure or super().get_cookie_secure(app)
 
 
 def create_app(
@@ -73,6 +79,7 @@ def create_app(
     items_service.PAGES.clear()
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep field order, skip sorting
     db.init_app(app)
+    security.init_app(app, settings)
     csrf.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "mysql":
@@ -146,6 +153,7 @@ def _register_errors(app: Flask) -> None:
         db.session.rollback()
         if is_unavailable(err):
             log.warning("database unavailable: %s", str(err).splitlines()[0])
+            ready_probe(app).forget()  # /readyz reports the outage at once, not a second later
             return _error_response(DatabaseUnavailable("the database is unavailable, try again"))
         if mysql_code(err) in LOCK_CODES:
             return _error_response(Conflict("the item is busy, try again"))

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import click
 from flask import Flask
@@ -114,7 +115,7 @@ def user_create(username: str, role: str, password_stdin: bool, exist_ok: bool) 
     """Create a user; without --password-stdin a password is generated and printed once."""
 
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else secrets.token_urlsafe(12)
-    with app_context():
+    with app_context() as app:
         if (
             exist_ok
             and db.session.execute(
@@ -123,7 +124,7 @@ def user_create(username: str, role: str, password_stdin: bool, exist_ok: bool) 
         ):
             click.echo(f"user {username} already exists (unchanged)")
             return
-        users.create_user(db.session, username, role, password)
+        users.create_user(db.session, username, role, password, _password_method(app))
         click.echo(f"created user {username} ({role})")
         if not password_stdin:
             click.echo(f"password: {password}")
@@ -145,11 +146,35 @@ def user_set_password(username: str, password_stdin: bool) -> None:
     """Set a user's password (generated and printed once without --password-stdin)."""
 
     password = sys.stdin.readline().rstrip("\r\n") if password_stdin else secrets.token_urlsafe(12)
-    with app_context():
-        users.set_password(db.session, username, password)
-        click.echo(f"password changed for {username}")
+    with app_context() as app:
+        users.set_password(db.session, username, password, _password_method(app))
+        click.echo(f"password changed for {username} (their signed-in sessions have ended)")
         if not password_stdin:
             click.echo(f"password: {password}")
+
+
+@user_group.command("deactivate")
+@click.argument("username")
+def user_deactivate(username: str) -> None:
+    """Deactivate a user: sign-in refused, sessions ended and tokens revoked at once."""
+
+    with app_context():
+        users.set_active(db.session, username, False)
+        click.echo(f"deactivated {username} (sessions ended, tokens revoked)")
+
+
+@user_group.command("activate")
+@click.argument("username")
+def user_activate(username: str) -> None:
+    """Let a deactivated user sign in again (their old tokens stay revoked)."""
+
+    with app_context():
+        users.set_active(db.session, username, True)
+        click.echo(f"activated {username}")
+
+
+def _password_method(app: Flask) -> str:
+    return str(app.config["STOCKROOM_SETTINGS"].password_method)
 
 
 # ---------------------------------------------------------------- tokens
@@ -161,11 +186,18 @@ def token_group() -> None:
 @token_group.command("create")
 @click.argument("username")
 @click.option("--name", default="", help="A label for the token.")
-def token_create(username: str, name: str) -> None:
+@click.option(
+    "--expires-days",
+    type=click.IntRange(1, 3650),
+    default=None,
+    help="The token stops working this many days from now (default: never).",
+)
+def token_create(username: str, name: str, expires_days: int | None) -> None:
     """Create a token; the token is printed alone on the last line of stdout."""
 
+    expires_in = timedelta(days=expires_days) if expires_days else None
     with app_context():
-        token = users.create_token(db.session, username, name)
+        token = users.create_token(db.session, username, name, expires_in)
         click.echo(f"token for {username} (shown once; store it now):")
         click.echo(token)
 
@@ -173,12 +205,13 @@ def token_create(username: str, name: str) -> None:
 @token_group.command("list")
 @click.option("--user", "username", default=None)
 def token_list(username: str | None) -> None:
-    """List tokens (id, user, name, prefix, state)."""
+    """List tokens (id, user, name, prefix, state, expiry)."""
 
     with app_context():
         for r in users.list_tokens(db.session, username):
-            state = "revoked" if r.revoked_at else "active"
-            click.echo(f"{r.id}\t{r.username}\t{r.name or '-'}\t{r.prefix}...\t{state}")
+            expiry = f"{r.expires_at:%Y-%m-%dT%H:%MZ}" if r.expires_at else "-"
+            state = users.token_state(r)
+            click.echo(f"{r.id}\t{r.username}\t{r.name or '-'}\t{r.prefix}...\t{state}\t{expiry}")
 
 
 @token_group.command("revoke")

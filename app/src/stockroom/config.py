@@ -10,6 +10,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,10 @@ from typing import Any
 # at most ~14 kB of JSON each; a longer result means rows written around the API's limits, and
 # services.items.list_item_docs then takes its row-by-row path.
 GROUP_CONCAT_MAX_LEN = 8 * 1024 * 1024
+# Password hashing: OWASP's scrypt minimum (N=2^17, r=8, p=1). Only STOCKROOM_ENV=testing may use
+# a cheaper N (STOCKROOM_PASSWORD_SCRYPT_N), so test suites that create many users stay fast.
+SCRYPT_MIN_N = 2**17
+PASSWORD_METHOD = f"scrypt:{SCRYPT_MIN_N}:8:1"
 
 
 class ConfigError(Exception):
@@ -39,6 +44,13 @@ class Settings:
     count_cache_seconds: float
     list_cache_mb: float
     list_cache_seconds: float
+    # Security (docs/security.md).
+    proxy_hops: int = 1
+    session_hours: float = 12.0
+    max_body_bytes: int = 1024 * 1024
+    import_max_bytes: int = 64 * 1024 * 1024
+    password_method: str = PASSWORD_METHOD
+    ready_cache_seconds: float = 1.0
 
     @property
     def production(self) -> bool:
@@ -79,6 +91,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"STOCKROOM_LOG_LEVEL must be DEBUG/INFO/WARNING/ERROR, got {level!r}")
     pool = int(_float(env, "STOCKROOM_DB_POOL_SIZE", 10)) or 1
+    scrypt_n = int(_float(env, "STOCKROOM_PASSWORD_SCRYPT_N", SCRYPT_MIN_N))
+    if scrypt_n < 2 or scrypt_n & (scrypt_n - 1) or (scrypt_n < SCRYPT_MIN_N and mode != "testing"):
+        raise ConfigError(
+            f"STOCKROOM_PASSWORD_SCRYPT_N must be a power of two >= {SCRYPT_MIN_N}"
+            " (lower only when STOCKROOM_ENV=testing)"
+        )
     return Settings(
         env=mode,
         database_url=url,
@@ -97,6 +115,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         list_cache_mb=_float(env, "STOCKROOM_LIST_CACHE_MB", 16.0),
         # ... and how long at most, for changes made outside the app (SQL by hand).
         list_cache_seconds=_float(env, "STOCKROOM_LIST_CACHE_SECONDS", 5.0),
+        # Proxies in front of gunicorn whose X-Forwarded-For/-Proto are trusted (ALB or HAProxy).
+        proxy_hops=int(_float(env, "STOCKROOM_PROXY_HOPS", 1)),
+        session_hours=_float(env, "STOCKROOM_SESSION_HOURS", 12.0) or 12.0,
+        max_body_bytes=int(_float(env, "STOCKROOM_MAX_BODY_BYTES", 1024 * 1024)),
+        import_max_bytes=int(_float(env, "STOCKROOM_IMPORT_MAX_BYTES", 64 * 1024 * 1024)),
+        password_method=f"scrypt:{scrypt_n}:8:1",
+        ready_cache_seconds=_float(env, "STOCKROOM_READY_CACHE_SECONDS", 1.0),
     )
 
 
@@ -132,8 +157,12 @@ def flask_config(settings: Settings, overrides: Mapping[str, Any] | None = None)
         "SQLALCHEMY_ENGINE_OPTIONS": engine_options,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
+        # The cookie expires with the session; web/views.py also ends a session that is older.
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=settings.session_hours),
+        "SESSION_REFRESH_EACH_REQUEST": False,
         "WTF_CSRF_TIME_LIMIT": None,
-        "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+        # The CSV import routes raise their own request's limit to import_max_bytes.
+        "MAX_CONTENT_LENGTH": settings.max_body_bytes,
         "STOCKROOM_SETTINGS": settings,
         "TESTING": settings.env == "testing",
     }

@@ -60,5 +60,15 @@ class ValidationFailed(StockroomError):
     status, code = 422, "validation_failed"
 
 
+class TooManyRequests(StockroomError):
+    """Refused for now; ``retry_after`` seconds later the caller may try again."""
+
+    status, code = 429, "too_many_requests"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class DatabaseUnavailable(StockroomError):
     status, code = 503, "database_unavailable"

@@ -44,6 +44,9 @@ class User(db.Model):
     role: Mapped[str] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
+    # Signed-in sessions carry the version they were issued at; bumping it (logout, new password,
+    # deactivation) ends every session of the user on every node.
+    session_version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
 
 
 class ApiToken(db.Model):
@@ -56,6 +59,22 @@ class ApiToken(db.Model):
     prefix: Mapped[str] = mapped_column(String(12))
     created_at: Mapped[datetime] = mapped_column(Stamp, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(Stamp, nullable=True)
+    expires_at: Mapped[datetime | None] = mapped_column(Stamp, nullable=True)
+
+
+class LoginFailure(db.Model):
+    """One failed sign-in per row, by subject ("u:<username>" or "ip:<address>"): the throttle
+    (services/throttle.py) counts recent rows, so every node sees the same count."""
+
+    __tablename__ = "login_failures"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    subject: Mapped[str] = mapped_column(String(100))
+    failed_at: Mapped[datetime] = mapped_column(Stamp)
+
+    __table_args__ = (
+        Index("ix_login_failures_subject_failed_at", "subject", "failed_at"),
+        Index("ix_login_failures_failed_at", "failed_at"),
+    )
 
 
 class Item(db.Model):

@@ -217,6 +217,13 @@ class UserCreate(_Strict):
     password: Annotated[str, Field(min_length=8, max_length=200)]
 
 
+class UserUpdate(_Strict):
+    """PATCH /users/{username}: ``active: false`` deactivates the user and ends their sessions and
+    tokens at once; ``true`` lets them sign in again (with new tokens)."""
+
+    active: bool
+
+
 class UserOut(BaseModel):
     id: int
     username: str

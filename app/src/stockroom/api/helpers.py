@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 from flask import current_app, g, request
 from pydantic import BaseModel, ValidationError
 
+from stockroom.caches import Locked, caches
 from stockroom.errors import Forbidden, MalformedRequest, Unauthorized, ValidationFailed
 from stockroom.extensions import db
 from stockroom.services.users import Principal, authenticate_token
@@ -51,15 +52,20 @@ def parse_query(model: type[M]) -> M:
         raise ValidationFailed("invalid query parameters", field_errors(exc)) from None
 
 
+def token_cache() -> Locked | None:
+    """The app's token cache, None when STOCKROOM_TOKEN_CACHE_SECONDS is 0."""
+    enabled = current_app.config["STOCKROOM_SETTINGS"].token_cache_seconds > 0
+    return caches().tokens if enabled else None
+
+
 def current_principal() -> Principal:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("missing bearer token (Authorization: Bearer <token>)")
-    ttl = current_app.config["STOCKROOM_SETTINGS"].token_cache_seconds
-    principal = authenticate_token(db.session, token.strip(), ttl)
+    principal = authenticate_token(db.session, token.strip(), token_cache())
     if principal is None:
-        raise Unauthorized("invalid or revoked token")
+        raise Unauthorized("invalid, expired or revoked token")
     return principal
 
 

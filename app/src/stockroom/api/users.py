@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, jsonify
+from flask import current_app, g, jsonify
 
 from stockroom.api import bp
-from stockroom.api.helpers import parse_json, require
+from stockroom.api.helpers import parse_json, require, token_cache
+from stockroom.errors import ValidationFailed
 from stockroom.extensions import db
-from stockroom.schemas import UserCreate
+from stockroom.schemas import UserCreate, UserUpdate
 from stockroom.services import users as svc
 
 
@@ -34,5 +35,17 @@ def list_users() -> Any:
 @require("admin")
 def create_user() -> Any:
     data = parse_json(UserCreate)
-    svc.create_user(db.session, data.username, data.role, data.password)
+    method = current_app.config["STOCKROOM_SETTINGS"].password_method
+    svc.create_user(db.session, data.username, data.role, data.password, method)
     return jsonify(_user(svc.get_user(db.session, data.username))), 201
+
+
+@bp.patch("/users/<username>")
+@require("admin")
+def update_user(username: str) -> Any:
+    data = parse_json(UserUpdate)
+    if not data.active and username == g.principal.username:
+        raise ValidationFailed(
+            "you cannot deactivate yourself", {"active": "ask another admin to do it"}
+        )
+    return jsonify(_user(svc.set_active(db.session, username, data.active, token_cache())))

@@ -22,7 +22,10 @@ COLUMNS = [
     "sku", "name", "description", "category", "location", "unit", "quantity",
     "reorder_level", "unit_cost",
 ]  # fmt: skip
+TEXT_COLUMNS = COLUMNS[:6]  # sku .. unit; the rest are numbers we format ourselves
 INT_RE = re.compile(r"^[+-]?[0-9]{1,19}$")
+# OWASP "CSV injection": a spreadsheet runs a cell that starts with one of these as a formula.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 1000
 MAX_ROWS = 200_000
 MAX_REPORTED = 100
@@ -32,6 +35,17 @@ def _csv_line(values: list[Any]) -> str:
     buf = io.StringIO()
     csv.writer(buf, lineterminator="\n").writerow(values)
     return buf.getvalue()
+
+
+def neutralise(text: str) -> str:
+    """Prefix a quote to a cell a spreadsheet would run as a formula, and to one that already
+    starts with a quote, so that ``restore`` takes exactly one off (a lossless round trip)."""
+    return "'" + text if text.startswith((*FORMULA_START, "'")) else text
+
+
+def restore(text: str) -> str:
+    """Undo ``neutralise`` on import: one leading quote before a formula character or a quote."""
+    return text[1:] if text[:1] == "'" and text[1:2] and text[1] in "=+-@\t\r'" else text
 
 
 def export_rows(session: Session) -> Iterator[str]:
@@ -48,7 +62,7 @@ def export_rows(session: Session) -> Iterator[str]:
         buf = io.StringIO()
         writer = csv.writer(buf, lineterminator="\n")
         for r in rows:
-            writer.writerow([*r[1:9], money(r[9])])
+            writer.writerow([*map(neutralise, r[1:7]), r[7], r[8], money(r[9])])
         last_id = rows[-1][0]
         session.rollback()  # end the read transaction between chunks (no long snapshot)
         yield buf.getvalue()
@@ -62,6 +76,9 @@ def _parse_row(header: list[str], raw: list[str]) -> tuple[ItemCreate | None, di
     if len(raw) != len(header):
         return None, {"row": f"expected {len(header)} fields, got {len(raw)}"}
     rec: dict[str, Any] = {k: v.strip() for k, v in zip(header, raw, strict=True)}
+    for key in TEXT_COLUMNS:
+        if key in rec:
+            rec[key] = restore(rec[key])
     bad: dict[str, str] = {}
     for key in ("quantity", "reorder_level"):
         value = rec.get(key, "")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import (
     Response,
     abort,
+    current_app,
     flash,
     g,
     redirect,
@@ -22,7 +24,7 @@ from flask import (
 from pydantic import ValidationError
 
 from stockroom.api.helpers import field_errors
-from stockroom.errors import StockroomError
+from stockroom.errors import StockroomError, TooManyRequests, Unauthorized
 from stockroom.extensions import db
 from stockroom.schemas import ItemCreate, ItemQuery, ItemUpdate, MovementCreate
 from stockroom.services import csvio, stats, users
@@ -45,8 +47,22 @@ EDITABLE = (
 @bp.before_request
 def _load_user() -> None:
     # Only for web pages: /healthz and the API never read the session (or the database for it).
+    g.user = None
     uid = session.get("uid")
-    g.user = users.principal_by_id(db.session, uid) if isinstance(uid, int) else None
+    if not isinstance(uid, int):
+        return
+    user = users.principal_by_id(db.session, uid)
+    started = session.get("iat")
+    lifetime = current_app.permanent_session_lifetime.total_seconds()
+    if (
+        user is not None
+        and session.get("sv") == user.session_version
+        and isinstance(started, int)
+        and 0 <= time.time() - started < lifetime
+    ):
+        g.user = user
+    else:  # ended by logout, a new password or deactivation elsewhere, or simply too old
+        session.clear()
 
 
 def login_required(role: str = "viewer") -> Callable[[F], F]:
@@ -64,28 +80,49 @@ def login_required(role: str = "viewer") -> Callable[[F], F]:
     return wrap
 
 
+def same_site_path(target: str) -> bool:
+    """Only a path on this site may be redirected to after sign-in: no scheme, no host, and no
+    control character or backslash (browsers drop tabs and newlines from a URL and read a
+    backslash as a slash, so "/<TAB>/evil.com" or "/<BACKSLASH>evil.com" would lead away)."""
+    if not target.startswith("/") or target.startswith("//"):
+        return False
+    if any(ch < " " or ch in "\x7f\\" for ch in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Any:
-    error = None
+    error, status, headers = None, 200, {}
     if request.method == "POST":
-        principal = users.authenticate_password(
-            db.session, request.form.get("username", ""), request.form.get("password", "")
-        )
-        if principal is None:
-            error = "Unknown user or wrong password."
+        settings = current_app.config["STOCKROOM_SETTINGS"]
+        try:
+            principal = users.sign_in(
+                db.session,
+                request.form.get("username", ""),
+                request.form.get("password", ""),
+                request.remote_addr,
+                settings.password_method,
+            )
+        except TooManyRequests as exc:
+            error, status = exc.message, exc.status
+            headers["Retry-After"] = str(exc.retry_after)
+        except Unauthorized as exc:
+            error, status = exc.message, exc.status
         else:
             session.clear()
-            session["uid"] = principal.id
+            session.permanent = True  # the cookie expires with the session (12 h by default)
+            session.update(uid=principal.id, sv=principal.session_version, iat=int(time.time()))
             target = request.args.get("next", "")
-            # Only local paths: never an open redirect.
-            if not target.startswith("/") or target.startswith("//"):
-                target = url_for("web.dashboard")
-            return redirect(target)
-    return render_template("login.html", error=error), 401 if error else 200
+            return redirect(target if same_site_path(target) else url_for("web.dashboard"))
+    return render_template("login.html", error=error), status, headers
 
 
 @bp.post("/logout")
 def logout() -> Any:
+    if g.user is not None:
+        users.end_sessions(db.session, g.user.id)  # on every device, not just this cookie
     session.clear()
     flash("Signed out.", "info")
     return redirect(url_for("web.login"))
