@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 from typing import Any
 
-from cachetools import TTLCache
 from flask import Blueprint, Flask, current_app, jsonify
 from sqlalchemy import text
 
@@ -25,26 +26,29 @@ def healthz() -> Any:
 
 class ReadyProbe:
     """The database check behind /readyz: one ``SELECT 1`` through the app's own pool, its answer
-    kept ``ttl`` seconds per process. A flood of /readyz costs at most one query per second and
-    opens no connection of its own; requests that arrive during a probe wait for its answer."""
+    kept ``ttl`` seconds per process, so a flood of /readyz costs at most one query a second and
+    opens no connection of its own. Only one request probes at a time; the others answer with
+    the latest answer meanwhile instead of queueing behind a slow database."""
 
     def __init__(self, ttl: float) -> None:
-        self.cache: TTLCache[str, bool] | None = TTLCache(1, ttl=ttl) if ttl > 0 else None
-        self._lock = threading.Lock()
+        self.ttl = ttl
+        self._answer = (-math.inf, False)  # (time.monotonic() of the probe, ready); one object
+        self._probing = threading.Lock()
 
     def ready(self) -> bool:
-        with self._lock:
-            if self.cache is None:
-                return self._probe()
-            if (ok := self.cache.get("ok")) is None:
-                ok = self.cache["ok"] = self._probe()
+        at, ok = self._answer
+        if time.monotonic() - at < self.ttl or not self._probing.acquire(blocking=False):
             return ok
+        try:
+            ok = self._probe()
+            self._answer = (time.monotonic(), ok)
+        finally:
+            self._probing.release()
+        return ok
 
     def forget(self) -> None:
-        """A request just found the database unavailable: the next /readyz asks again."""
-        with self._lock:
-            if self.cache is not None:
-                self.cache.clear()
+        """A request just found the database unavailable: not ready until a probe says so."""
+        self._answer = (-math.inf, False)
 
     @staticmethod
     def _probe() -> bool:
@@ -57,16 +61,16 @@ class ReadyProbe:
 
 
 def ready_probe(app: Flask) -> ReadyProbe:
-    probe = app.extensions.get(PROBE)
-    if probe is None:
-        settings = app.config["STOCKROOM_SETTINGS"]
-        probe = app.extensions.setdefault(PROBE, ReadyProbe(settings.ready_cache_seconds))
+    """The app's probe, made on first use."""
+    if (probe := app.extensions.get(PROBE)) is None:
+        ttl = app.config["STOCKROOM_SETTINGS"].ready_cache_seconds
+        probe = app.extensions.setdefault(PROBE, ReadyProbe(ttl))
     return probe  # type: ignore[no-any-return]
 
 
 @bp.get("/readyz")
 def readyz() -> Any:
-    ok = ready_probe(current_app._get_current_object()).ready()  # type: ignore[attr-defined]
+    ok = ready_probe(current_app).ready()
     body = {"status": "ready" if ok else "unavailable", "node": current_app.config["NODE_NAME"]}
     if not ok:
         body["error"] = {
