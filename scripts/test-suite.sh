@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
-# Runs one suite by name. A suite lives in tests/suites/NAME.sh (owned by the
-# piece of the project it tests); a suite that does not exist yet says so and passes.
+# Runs one suite by name: tests/suites/NAME.sh (owned by the piece of the project it tests).
+# An unknown name is an error, so a typo in a make target or CI job cannot pass silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-name="$1"
+name="${1:?usage: scripts/test-suite.sh SUITE (one of: $(cd tests/suites && ls -- *.sh | sed 's/\.sh$//' | xargs))}"
 suite="tests/suites/$name.sh"
 if [ ! -f "$suite" ]; then
-  echo "suite '$name': not written yet (nothing to run)"
-  exit 0
+  echo "test-suite: no suite '$name' (tests/suites/$name.sh does not exist)" >&2
+  exit 2
 fi
 echo "=== suite '$name' ($(date -u +%H:%M:%S))"
 exec bash "$suite"

@@ -10,10 +10,9 @@ from conftest import new_sku
 from sqlalchemy import create_engine, text
 
 from stockroom.config import GROUP_CONCAT_MAX_LEN
-from stockroom.db import DirectReader
 from stockroom.extensions import db
 from stockroom.schemas import ItemQuery
-from stockroom.services import items as svc
+from stockroom.services import item_list as svc
 
 
 def create(api: Any, **fields: Any) -> dict[str, Any]:
@@ -236,26 +235,27 @@ def test_list_items_match_get_item(api: Any) -> None:
     assert listed[0]["id"] == made[1]["id"]  # the latest movement made it the newest
 
 
-@pytest.mark.parametrize("path", ["session", "direct-reader"])
+@pytest.mark.parametrize("path", ["session", "reader"])
 def test_list_falls_back_when_the_database_cuts_the_page_short(
     app: Any, api: Any, monkeypatch: pytest.MonkeyPatch, path: str
 ) -> None:
     """A page longer than group_concat_max_len comes back cut short by the database; the
     service must notice and answer from the row-by-row path, not send broken JSON. Both ways
-    in: the session (tests, CLI) and the API's direct reader."""
+    in: the session (tests, CLI) and the API's reader pool."""
     cat = "cut-" + new_sku()
     made = [create(api, category=cat, description="x" * 1500) for _ in range(3)]
     monkeypatch.setattr(svc, "GROUP_CONCAT_MAX_LEN", 2048)
     limit = "SET SESSION group_concat_max_len = 2048"
     with app.app_context():
         if path == "session":
-            db.session.execute(text(limit))
-            docs, total, exact = svc.list_item_docs(db.session, ItemQuery(category=cat))
+            conn = db.session.connection()
+            conn.execute(text(limit))
+            docs, total, exact = svc.list_item_docs(conn, ItemQuery(category=cat))
             db.session.execute(text(f"SET SESSION group_concat_max_len = {GROUP_CONCAT_MAX_LEN}"))
             db.session.remove()
         else:
             engine = create_engine(db.engine.url, connect_args={"init_command": limit})
-            docs, total, exact = svc.list_item_docs(DirectReader(engine), ItemQuery(category=cat))
+            docs, total, exact = svc.list_item_docs(engine, ItemQuery(category=cat))
             engine.dispose()
     items = json.loads("[" + docs + "]")  # a cut-short text would not parse
     assert [i["sku"] for i in items] == sorted(m["sku"] for m in made)

@@ -14,11 +14,10 @@ import pymysql
 import pytest
 from conftest import app_env, mariadb_url
 from flask import Flask
-from sqlalchemy import create_engine
 from tcpproxy import TcpProxy
 
 from stockroom.app import create_app
-from stockroom.db import READER, DirectReader
+from stockroom.db import READER
 from stockroom.extensions import db
 
 LIMIT = 2.0  # seconds: the API must answer within this while the database is gone
@@ -91,31 +90,11 @@ def test_reads_survive_a_pooled_connection_that_died(db_name: str, tokens: dict[
         assert conn.exec_driver_sql("SELECT CONNECTION_ID()").scalar() != victim
 
 
-def test_direct_reader_drops_a_connection_it_cannot_vouch_for(db_name: str) -> None:
-    """A statement that fails outside the driver's error classes (here an exception while a
-    parameter is rendered; in real life an interrupt mid-read) may leave the connection's
-    protocol state unknown: the reader must drop that connection, not return it to the pool."""
-
-    class Interrupting:
-        def __str__(self) -> str:
-            raise RuntimeError("interrupted")
-
-    engine = create_engine(mariadb_url(db_name), isolation_level="AUTOCOMMIT")
-    reader = DirectReader(engine)
-    first = reader.first("SELECT CONNECTION_ID()", ())[0]
-    assert reader.first("SELECT CONNECTION_ID()", ())[0] == first  # pooled: the same one again
-    with pytest.raises(RuntimeError):
-        reader.first("SELECT %s", (Interrupting(),))
-    assert reader.first("SELECT CONNECTION_ID()", ())[0] != first
-    engine.dispose()
-
-
 def test_movements_in_an_outage_answer_503_and_write_nothing(
     proxied: tuple[Flask, TcpProxy], tokens: dict[str, str]
 ) -> None:
-    """Movements run on a plain DBAPI cursor (services.items._move_direct): a lost database is a
-    fast 503, a pooled connection the server dropped costs at most one 503, and no movement is
-    half applied."""
+    """A lost database is a fast 503 for a movement too, a pooled connection the server dropped
+    costs at most one 503, and no movement is half applied."""
     app, proxy = proxied
     client = app.test_client()
     auth = {"Authorization": f"Bearer {tokens['editor']}"}

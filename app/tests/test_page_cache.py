@@ -8,10 +8,14 @@ from typing import Any
 
 import pymysql
 import pytest
-from conftest import MARIADB, new_sku
+from conftest import MARIADB, Api, app_env, mariadb_url, new_sku
+from flask import Flask
 
-from stockroom.services import items as svc
-from stockroom.services.page_cache import Page, PageCache
+from stockroom.app import create_app
+from stockroom.caches import KEY, Caches, init_app
+from stockroom.config import load_settings
+from stockroom.db import READER
+from stockroom.services.page_cache import Page
 
 
 def create(api: Any, **fields: Any) -> dict[str, Any]:
@@ -22,10 +26,11 @@ def create(api: Any, **fields: Any) -> dict[str, Any]:
 
 def listed(api: Any, query: str) -> tuple[dict[str, Any], int]:
     """(body, pages served from the cache by this request)."""
-    hits = svc.PAGES.hits
+    pages = api.client.application.extensions[KEY].pages
+    hits = pages.hits
     resp = api.get(f"/items?{query}")
     assert resp.status_code == 200, resp.get_json()
-    return resp.get_json(), svc.PAGES.hits - hits
+    return resp.get_json(), pages.hits - hits
 
 
 def quantities(body: dict[str, Any]) -> dict[int, int]:
@@ -72,9 +77,10 @@ def test_every_change_through_the_app_is_seen_by_the_next_request(api: Any) -> N
 
 
 def test_a_change_made_outside_the_app_is_seen_after_the_max_age(
-    api: Any, db_name: str, monkeypatch: pytest.MonkeyPatch
+    db_name: str, tokens: dict[str, str]
 ) -> None:
-    monkeypatch.setattr(svc.PAGES, "max_age", 0.5)  # STOCKROOM_LIST_CACHE_SECONDS
+    app = create_app(env=app_env(mariadb_url(db_name), STOCKROOM_LIST_CACHE_SECONDS="0.5"))
+    api = Api(app.test_client(), tokens["editor"])
     cat = "pc-" + new_sku()
     item = create(api, category=cat, quantity=5)
     query = f"category={cat}"
@@ -117,19 +123,47 @@ def test_a_rolled_back_change_keeps_the_page(api: Any) -> None:
     assert hits == 1 and after == before
 
 
+def page_caches(max_bytes: int) -> Caches:
+    mb = str(max_bytes / 1024 / 1024)
+    return init_app(Flask(__name__), load_settings({"STOCKROOM_LIST_CACHE_MB": mb}))
+
+
 def test_least_recently_used_pages_go_first_within_the_byte_budget() -> None:
-    cache = PageCache(max_bytes=400, max_age=60)
+    pages = page_caches(1024 * 1024).pages
     forever = float("inf")
     for n in range(4):
-        cache.put(("q", n), Page(1, forever, "x" * 100, 1, True))
-    assert cache.get(("q", 0)) is not None  # now the most recently used
-    cache.put(("q", 4), Page(1, forever, "x" * 100, 1, True))
-    assert cache.get(("q", 1)) is None and cache.get(("q", 0)) is not None
-    cache.put(("big",), Page(1, forever, "x" * 101, 1, True))  # over a quarter: not kept
-    assert cache.get(("big",)) is None
+        pages.put(("q", n), Page(1, forever, "x" * 256 * 1024, 1, True))
+    assert pages.get(("q", 0)) is not None  # now the most recently used
+    pages.put(("q", 4), Page(1, forever, "x" * 256 * 1024, 1, True))
+    assert pages.get(("q", 1)) is None and pages.get(("q", 0)) is not None
+    pages.put(("big",), Page(1, forever, "x" * (1024 * 1024 + 1), 1, True))  # over the budget
+    assert pages.get(("big",)) is None and pages.get(("q", 0)) is not None
 
 
 def test_a_page_with_an_older_total_expires_with_it() -> None:
-    cache = PageCache(max_bytes=1000, max_age=60)
-    cache.put(("q",), Page(1, time.monotonic() - 0.001, "[]", 1, True))
-    assert cache.get(("q",)) is None
+    pages = page_caches(1000).pages
+    pages.put(("q",), Page(1, time.monotonic() - 0.001, "[]", 1, True))
+    assert pages.get(("q",)) is None
+
+
+@pytest.mark.parametrize("scheme", ["mysql+pymysql", "mariadb+pymysql"])
+def test_a_mariadb_url_gets_the_reader_pool_and_the_page_cache(
+    db_name: str, tokens: dict[str, str], scheme: str
+) -> None:
+    """SQLAlchemy names the dialect of a mariadb+pymysql:// URL "mariadb", not "mysql": the app
+    must serve it exactly like mysql+pymysql:// (reader pool, JSON built by the database, page
+    cache, movements reporting their quantity through LAST_INSERT_ID)."""
+    url = mariadb_url(db_name).replace("mysql+pymysql", scheme, 1)
+    app = create_app(env=app_env(url))
+    api = Api(app.test_client(), tokens["editor"])
+    assert READER in app.extensions
+    cat = "pc-" + new_sku()
+    item = create(api, category=cat, quantity=2)
+    first, _ = listed(api, f"category={cat}")
+    assert listed(api, f"category={cat}") == (first, 1)
+    move = api.post(f"/items/{item['id']}/movements", json={"delta": 3, "reason": "receive"})
+    assert move.status_code == 201 and move.get_json()["quantity_after"] == 5
+    body, hits = listed(api, f"category={cat}")
+    assert hits == 0 and quantities(body) == {item["id"]: 5}
+    got = api.get(f"/items/{item['id']}")
+    assert got.get_json() == body["items"][0] and got.headers["ETag"] == '"2"'

@@ -10,12 +10,13 @@ from flask import Flask
 from pydantic import ValidationError
 
 from stockroom.app import create_app
-from stockroom.config import ConfigError, load_settings
+from stockroom.config import ConfigError, flask_config, load_settings
+from stockroom.db import is_mysql
 from stockroom.errors import InsufficientStock, NotFound, ValidationFailed
 from stockroom.extensions import db
 from stockroom.migrate import upgrade
 from stockroom.schemas import ItemCreate, ItemQuery, MovementCreate
-from stockroom.services import csvio
+from stockroom.services import csvio, item_list, movements
 from stockroom.services import items as svc
 
 
@@ -100,16 +101,18 @@ def test_csv_parse_reports_rows() -> None:
 def test_services_on_sqlite(sqlite_app: Flask) -> None:
     with sqlite_app.app_context():
         item_id = svc.create_item(db.session, ItemCreate(sku="U-1", name="unit", quantity=2), "me")
-        move = svc.record_movement(
+        move = movements.record_movement(
             db.session, item_id, delta=-2, reason="ship", note="", username="me"
         )
         assert move["quantity_after"] == 0
         with pytest.raises(InsufficientStock):
-            svc.record_movement(
+            movements.record_movement(
                 db.session, item_id, delta=-1, reason="ship", note="", username="me"
             )
         with pytest.raises(NotFound):
-            svc.record_movement(db.session, 999, delta=1, reason="receive", note="", username="me")
+            movements.record_movement(
+                db.session, 999, delta=1, reason="receive", note="", username="me"
+            )
         row = svc.get_item(db.session, item_id)
         assert row.quantity == 0 and row.version == 2 and bool(row.low_stock)
 
@@ -119,9 +122,22 @@ def test_list_on_sqlite_encodes_rows_in_python(sqlite_app: Flask) -> None:
     with sqlite_app.app_context():
         for n in (3, 1, 2):
             svc.create_item(db.session, ItemCreate(sku=f"L-{n}", name=f"n{n}", quantity=n), "me")
-        docs, total, exact = svc.list_item_docs(
-            db.session, ItemQuery(q="L-", sort="-quantity", per_page=2)
-        )
+        query = ItemQuery(q="L-", sort="-quantity", per_page=2)
+        docs, total, exact = item_list.list_item_docs(db.session.connection(), query)
         items = json.loads("[" + docs + "]")
         assert [i["sku"] for i in items] == ["L-3", "L-2"] and (total, exact) == (3, True)
         assert items[0] == svc.item_dict(svc.get_item(db.session, items[0]["id"]))
+
+
+def test_a_mariadb_url_is_served_like_a_mysql_url() -> None:
+    """SQLAlchemy names the dialect of mariadb+pymysql:// "mariadb": it must get the same engine
+    options (pool, timeouts, group_concat_max_len) as mysql+pymysql://, not SQLite's."""
+
+    def options(scheme: str) -> dict[str, object]:
+        env = {"STOCKROOM_DATABASE_URL": f"{scheme}://root@127.0.0.1:3306/stockroom"}
+        return flask_config(load_settings(env))["SQLALCHEMY_ENGINE_OPTIONS"]  # type: ignore[no-any-return]
+
+    assert options("mariadb+pymysql") == options("mysql+pymysql")
+    assert options("mysql+pymysql")["isolation_level"] == "READ COMMITTED"
+    assert is_mysql("mariadb+pymysql://x@h/db") and is_mysql("mysql://x@h/db")
+    assert not is_mysql("sqlite:///x.db")

@@ -13,15 +13,14 @@ from werkzeug.exceptions import HTTPException
 
 from stockroom import __version__, caches, security
 from stockroom.api import bp as api_bp
-from stockroom.config import Settings, flask_config, load_settings
+from stockroom.config import flask_config, load_settings
 from stockroom.db import (
-    DIRECT,
     LOCK_CODES,
     READER,
-    DirectReader,
     create_reader,
     install_fast_handshake,
     install_idle_ping,
+    is_mysql,
     is_unavailable,
     mysql_code,
 )
@@ -30,7 +29,7 @@ from stockroom.extensions import csrf, db
 from stockroom.health import bp as health_bp
 from stockroom.health import ready_probe
 from stockroom.node import node_ip, node_name
-from stockroom.services import items as items_service
+from stockroom.services.page_cache import count_item_changes
 from stockroom.web import bp as web_bp
 
 log = logging.getLogger("stockroom")
@@ -73,19 +72,15 @@ def create_app(
     app.config["VERSION"] = __version__
 
     caches.init_app(app, settings)
-    items_service.COUNT_CACHE.ttl = settings.count_cache_seconds
-    items_service.PAGES.max_bytes = int(settings.list_cache_mb * 1024 * 1024)
-    items_service.PAGES.max_age = settings.list_cache_seconds
-    items_service.PAGES.clear()
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep field order, skip sorting
     db.init_app(app)
     security.init_app(app, settings)
     csrf.init_app(app)
     with app.app_context():
-        if db.engine.dialect.name == "mysql":
+        count_item_changes(db.engine)  # the list page cache sees every write (page_cache.py)
+        if is_mysql(db.engine.dialect):
             reader = create_reader(db.engine, app.config["SQLALCHEMY_ENGINE_OPTIONS"])
             app.extensions[READER] = reader
-            app.extensions[DIRECT] = DirectReader(reader)
             for engine in (db.engine, reader):
                 install_fast_handshake(engine, settings.db_connect_timeout)
                 install_idle_ping(engine, settings.db_ping_idle_seconds)
@@ -174,7 +169,3 @@ def _internal() -> Any:
     err = StockroomError("internal error")
     err.status, err.code = 500, "internal_error"
     return _error_response(err)
-
-
-def settings_of(app: Flask) -> Settings:
-    return app.config["STOCKROOM_SETTINGS"]

@@ -1,8 +1,10 @@
 """The app's per-process caches: cachetools caches that the factory creates from the settings and
 keeps in ``app.extensions["stockroom.caches"]`` (each app its own, so tests never share one).
 
-- ``tokens``: token hash -> Principal, for STOCKROOM_TOKEN_CACHE_SECONDS (0 = off);
-- ``counts``: list filter -> capped total (services/item_list.py), 512 filters;
+- ``tokens``: token hash -> its caller (services/users.py), for STOCKROOM_TOKEN_CACHE_SECONDS
+  (0 = off);
+- ``counts``: list filter -> capped total (services/item_list.py), for
+  STOCKROOM_COUNT_CACHE_SECONDS (0 = off);
 - ``pages``: GET /items pages (services/page_cache.py), least recently used first within
   STOCKROOM_LIST_CACHE_MB (0 = off), each page with its own expiry;
 - ``stats``: dashboard aggregates (services/stats.py), for 30 s.
@@ -10,13 +12,14 @@ keeps in ``app.extensions["stockroom.caches"]`` (each app its own, so tests neve
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Hashable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from cachetools import Cache, LRUCache, TLRUCache, TTLCache
+from cachetools import Cache, TLRUCache, TTLCache
 from flask import Flask, current_app
 
 from stockroom.config import Settings
@@ -63,18 +66,21 @@ class Caches:
     stats: Locked
 
 
-def _page_expiry(_key: Hashable, page: Any, _now: float) -> float:
-    return float(page.valid_until)
-
-
 def init_app(app: Flask, settings: Settings) -> Caches:
+    max_age = settings.list_cache_seconds
+
+    def page_expiry(_key: Hashable, page: Any, now: float) -> float:
+        # A page expires with its total, or after max_age stretched at random by up to half, so
+        # that pages filled together are not all read again at the same moment.
+        return min(page.valid_until, now + max_age * (1 + random.random() / 2))  # noqa: S311
+
     caches = Caches(
         tokens=Locked(TTLCache(10_000, ttl=settings.token_cache_seconds)),
-        counts=Locked(LRUCache(512)),
+        counts=Locked(TTLCache(512, ttl=settings.count_cache_seconds)),
         pages=Locked(
             TLRUCache(
                 int(settings.list_cache_mb * 1024 * 1024),
-                ttu=_page_expiry,
+                ttu=page_expiry,
                 getsizeof=lambda page: len(page.text),
             )
         ),

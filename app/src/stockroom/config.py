@@ -14,9 +14,11 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from stockroom.db import is_mysql
+
 # Longest GROUP_CONCAT result a MySQL connection may build. A list page is at most 200 items of
 # at most ~14 kB of JSON each; a longer result means rows written around the API's limits, and
-# services.items.list_item_docs then takes its row-by-row path.
+# services.item_list.list_item_docs then takes its row-by-row path.
 GROUP_CONCAT_MAX_LEN = 8 * 1024 * 1024
 # Password hashing: OWASP's scrypt minimum (N=2^17, r=8, p=1). Only STOCKROOM_ENV=testing may use
 # a cheaper N (STOCKROOM_PASSWORD_SCRYPT_N), so test suites that create many users stay fast.
@@ -126,9 +128,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
 
 
 def flask_config(settings: Settings, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    is_mysql = settings.database_url.startswith("mysql")
     engine_options: dict[str, Any] = {"pool_pre_ping": True}
-    if is_mysql:
+    if is_mysql(settings.database_url):
         engine_options.update(
             # Pre-ping is done by db.install_idle_ping (only connections idle >= 1 s are pinged).
             pool_pre_ping=False,

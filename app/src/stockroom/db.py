@@ -1,16 +1,15 @@
-"""Engine tuning and the mapping of "database is gone" errors to DatabaseUnavailable."""
+"""Engine tuning (fast handshake, idle ping, the read-only pool), prebuilt reads run as SQL text,
+and the mapping of "database is gone" errors to DatabaseUnavailable."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
 from flask import current_app
 from sqlalchemy import event, text
-from sqlalchemy.engine import Connection, Engine, create_engine
+from sqlalchemy.engine import Connection, Dialect, Engine, create_engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
@@ -20,6 +19,14 @@ from sqlalchemy.pool import NullPool
 _UNAVAILABLE_CODES = {1040, 1053, 1077, 1129, 1130, 1152, 1158, 1159, 1160, 1161, 2002, 2003}
 _UNAVAILABLE_CODES |= {2005, 2006, 2013, 2014, 2026, 2027, 2055, 1045, 1049}
 LOCK_CODES = {1205, 1213}  # lock wait timeout, deadlock
+
+
+def is_mysql(dialect: Dialect | str) -> bool:
+    """MySQL or MariaDB, by a dialect or a database URL: SQLAlchemy names the dialect of a
+    ``mariadb+pymysql://`` URL "mariadb" and of ``mysql+pymysql://`` "mysql"; both are served
+    the same way."""
+    name = make_url(dialect).get_backend_name() if isinstance(dialect, str) else dialect.name
+    return name in ("mysql", "mariadb")
 
 
 def mysql_code(exc: BaseException) -> int | None:
@@ -46,7 +53,7 @@ def install_fast_handshake(engine: Engine, handshake_timeout: float) -> None:
     answers (a hung server, a black-holing network) would otherwise stall a request for the
     whole query timeout before the API can answer 503.
     """
-    if engine.dialect.name != "mysql":
+    if not is_mysql(engine.dialect):
         return
 
     @event.listens_for(engine, "do_connect")
@@ -90,7 +97,7 @@ def install_idle_ping(engine: Engine, idle_seconds: float) -> None:
 def ping(url: str, timeout: float) -> bool:
     """One fresh connection with short timeouts (for /readyz): never waits on the pool."""
     args: dict[str, Any] = {}
-    if url.startswith("mysql"):
+    if is_mysql(url):
         args = {"connect_timeout": timeout, "read_timeout": timeout, "write_timeout": timeout}
     try:
         with _ping_engine(url, tuple(sorted(args.items()))).connect() as conn:
@@ -109,8 +116,7 @@ READER = "stockroom_reader"
 
 
 def create_reader(engine: Engine, options: dict[str, Any]) -> Engine:
-    """A second pool on the app's database for requests that only read (GET /items, GET item,
-    through DirectReader).
+    """A second pool on the app's database for requests that only read (GET /items, GET item).
 
     Its connections are in autocommit mode and SQLAlchemy skips the ROLLBACK it would send when
     a connection is returned: a read is one round trip instead of two (statement, ROLLBACK).
@@ -122,79 +128,44 @@ def create_reader(engine: Engine, options: dict[str, Any]) -> Engine:
     )
 
 
-DIRECT = "stockroom_direct_reader"
+def reader(session: Session) -> Engine | Connection:
+    """Where the API's reads run: the reader pool (MySQL/MariaDB), else the session's own
+    connection (SQLite in development)."""
+    engine: Engine | None = current_app.extensions.get(READER)
+    return engine if engine is not None else session.connection()
 
 
-class DirectReader:
-    """Runs one read-only SQL text on a pooled DBAPI connection of the reader pool and returns
-    its first row: the hot list query without SQLAlchemy's Connection and execution context,
-    which cost about 0.15 ms of CPU per request, a sixth of a list request's app CPU.
-
-    What those layers give is kept: checkout from the pool (with its idle ping and recycling),
-    errors raised as SQLAlchemy exceptions (the app maps them to 503), and when the connection
-    turns out to be dead, a fresh pool (every older connection is suspect, as SQLAlchemy's own
-    Connection assumes) and one more try, since a read is safe to repeat."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-        self.dialect = engine.dialect
-
-    def first(self, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> Any:
-        try:
-            return self._first(sql, params)
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
-                raise
-        return self._first(sql, params)
-
-    def _first(self, sql: str, params: Mapping[str, Any] | Sequence[Any]) -> Any:
-        with direct_cursor(self.engine) as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
+@lru_cache(maxsize=1024)
+def _compiled(stmt: Any, dialect: Dialect) -> tuple[str, tuple[str, ...], dict[str, Any]]:
+    c = stmt.compile(dialect=dialect)
+    names = tuple(c.positiontup or ()) if c.positional else tuple(c.params)
+    return str(c), names, dict(c.params)
 
 
-@contextmanager
-def direct_cursor(engine: Engine) -> Iterator[Any]:
-    """A DBAPI cursor on a pooled connection of ``engine``, for the hottest statements.
+def sql_text(stmt: Any, dialect: Dialect, params: dict[str, Any]) -> tuple[str, Any]:
+    """SQL text and DBAPI arguments of a statement built once at import: no per-request compile
+    or cache-key work (only for statements whose results need no type processing)."""
+    sql, names, defaults = _compiled(stmt, dialect)
+    values = defaults | params
+    if dialect.positional:
+        return sql, tuple(values[n] for n in names)
+    return sql, {n: values[n] for n in names}
 
-    Errors of the driver come out as SQLAlchemy exceptions (the app maps them to 409/503). A
-    dead connection is dropped together with the rest of the pool (every older connection is
-    suspect, as SQLAlchemy's own Connection assumes); one interrupted by any other exception is
-    dropped too, since its protocol state is unknown. The block commits or rolls back its own
-    work (``cursor.connection``); after a driver error it is rolled back here."""
-    dialect = engine.dialect
-    dbapi_error = dialect.loaded_dbapi.Error
+
+def first(source: Engine | Connection, stmt: Any, params: dict[str, Any]) -> Any:
+    """First row of a prebuilt read-only statement, run as SQL text (``exec_driver_sql``).
+
+    On an engine (the reader pool) a read whose pooled connection turns out to be dead runs once
+    more: SQLAlchemy has then dropped the pool's older connections, and a read is safe to repeat
+    (database restart, RDS failover, ``wait_timeout``)."""
+    sql, args = sql_text(stmt, source.dialect, params)
+    if isinstance(source, Connection):
+        return source.exec_driver_sql(sql, args).first()
     try:
-        conn = engine.raw_connection()
-    except dbapi_error as exc:
-        raise DBAPIError.instance(None, None, exc, dbapi_error, dialect=dialect) from exc
-    cursor = None
-    try:
-        cursor = conn.cursor()
-        yield cursor
-        cursor.close()
-    except dbapi_error as exc:
-        gone = dialect.is_disconnect(exc, conn.dbapi_connection, cursor)
-        if gone:
-            conn.invalidate(exc)
-            engine.dispose(close=False)
-        else:
-            try:
-                conn.rollback()
-            except dbapi_error:
-                conn.invalidate()
-        raise DBAPIError.instance(
-            None, None, exc, dbapi_error, connection_invalidated=gone, dialect=dialect
-        ) from exc
-    except BaseException:
-        conn.invalidate()  # interrupted mid-statement: its protocol state is unknown
-        raise
-    finally:
-        conn.close()  # back to the pool; after invalidate() it is simply dropped
-
-
-def direct_reader(session: Session) -> DirectReader | Connection:
-    """The direct reader where there is one (MySQL), else the session's own connection (SQLite
-    in development): both run the services' prebuilt statements."""
-    direct: DirectReader | None = current_app.extensions.get(DIRECT)
-    return direct if direct is not None else session.connection()
+        with source.connect() as conn:
+            return conn.exec_driver_sql(sql, args).first()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+    with source.connect() as conn:
+        return conn.exec_driver_sql(sql, args).first()

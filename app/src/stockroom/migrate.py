@@ -11,6 +11,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.engine import Connection, Engine
 
+from stockroom.db import is_mysql
+
 LOCK_NAME = "stockroom_schema_migration"
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -40,7 +42,7 @@ def upgrade(
 ) -> tuple[str | None, str]:
     """Upgrade to ``revision``; returns (before, after). Waits up to lock_timeout s for the lock."""
     with engine.connect() as conn:
-        locked = engine.dialect.name == "mysql"
+        locked = is_mysql(engine.dialect)
         if locked:
             got = conn.execute(
                 text("SELECT GET_LOCK(:name, :timeout)"),

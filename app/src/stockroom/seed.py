@@ -9,7 +9,6 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.engine import Engine
 
 from stockroom.models import Item, Movement, utcnow
-from stockroom.services.page_cache import note_change
 
 CATEGORIES = {
     "FAST": ("Fasteners", ["Hex bolt", "Wood screw", "Washer", "Lock nut", "Rivet", "Anchor"]),
@@ -97,7 +96,6 @@ def seed(engine: Engine, n_items: int, rng_seed: int = 42) -> tuple[int, int]:
                     moves.append(_move(ids[sku], -shipped, "ship", received - shipped, now))
             if moves:
                 conn.execute(insert(moves_t), moves)
-            note_change(conn)
             conn.commit()
             moves_total += len(moves)
     return n_items, moves_total

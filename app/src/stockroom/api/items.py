@@ -9,11 +9,11 @@ from flask import Response, current_app, g, jsonify, request, stream_with_contex
 
 from stockroom.api import bp
 from stockroom.api.helpers import parse_json, parse_query, require
-from stockroom.db import direct_reader
+from stockroom.db import reader
 from stockroom.errors import MalformedRequest
 from stockroom.extensions import db
 from stockroom.schemas import ItemCreate, ItemQuery, ItemUpdate, MovementCreate, PageQuery
-from stockroom.services import csvio
+from stockroom.services import csvio, item_list, movements
 from stockroom.services import items as svc
 
 
@@ -37,7 +37,7 @@ def _if_match() -> int | None:
 @require("viewer")
 def list_items() -> Any:
     query = parse_query(ItemQuery)
-    docs, total, exact = svc.list_item_docs(direct_reader(db.session), query)
+    docs, total, exact = item_list.list_item_docs(reader(db.session), query)
     # The items arrive as JSON text: splice them in rather than decode and encode them again.
     rest = json.dumps(
         {"page": query.page, "per_page": query.per_page, "total": total, "total_exact": exact}
@@ -59,7 +59,7 @@ def create_item() -> Any:
 @bp.get("/items/<int:item_id>")
 @require("viewer")
 def get_item(item_id: int) -> Any:
-    doc, version = svc.get_item_doc(direct_reader(db.session), item_id)
+    doc, version = svc.get_item_doc(reader(db.session), item_id)
     resp = current_app.response_class(doc, mimetype="application/json")
     resp.headers["ETag"] = f'"{version}"'
     return resp
@@ -83,7 +83,7 @@ def delete_item(item_id: int) -> Any:
 @require("editor")
 def create_movement(item_id: int) -> Any:
     data = parse_json(MovementCreate)
-    row = svc.record_movement(
+    row = movements.record_movement(
         db.session,
         item_id,
         delta=data.delta,
@@ -98,10 +98,9 @@ def create_movement(item_id: int) -> Any:
 @require("viewer")
 def list_movements(item_id: int) -> Any:
     query = parse_query(PageQuery)
-    rows = svc.list_movements(db.session, item_id, query.page, query.per_page)
-    return jsonify(
-        movements=[svc.movement_dict(r) for r in rows], page=query.page, per_page=query.per_page
-    )
+    rows = movements.list_movements(db.session, item_id, query.page, query.per_page)
+    docs = [movements.movement_dict(r) for r in rows]
+    return jsonify(movements=docs, page=query.page, per_page=query.per_page)
 
 
 @bp.get("/export/items.csv")

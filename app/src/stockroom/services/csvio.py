@@ -16,7 +16,6 @@ from stockroom.errors import ValidationFailed
 from stockroom.models import utcnow
 from stockroom.schemas import ItemCreate
 from stockroom.services.items import items_t, money, moves_t
-from stockroom.services.page_cache import note_change
 
 COLUMNS = [
     "sku", "name", "description", "category", "location", "unit", "quantity",
@@ -191,8 +190,6 @@ def import_items(session: Session, items: list[ItemCreate], username: str) -> tu
                 _update_existing(session, old, existing, username, now)
             created += len(new)
             updated += len(old)
-        if created or updated:
-            note_change(session)
         session.commit()
     except Exception:
         session.rollback()

@@ -27,7 +27,7 @@ from stockroom.api.helpers import field_errors
 from stockroom.errors import StockroomError, TooManyRequests, Unauthorized
 from stockroom.extensions import db
 from stockroom.schemas import ItemCreate, ItemQuery, ItemUpdate, MovementCreate
-from stockroom.services import csvio, stats, users
+from stockroom.services import csvio, item_list, movements, stats, users
 from stockroom.services import items as svc
 from stockroom.web import bp
 
@@ -134,7 +134,7 @@ def dashboard() -> Any:
     return render_template(
         "dashboard.html",
         totals=stats.totals(db.session),
-        recent=svc.recent_movements(db.session, 10),
+        recent=movements.recent_movements(db.session, 10),
     )
 
 
@@ -169,7 +169,7 @@ def low_stock() -> Any:
 
 
 def _render_list(query: ItemQuery, args: dict[str, str], title: str) -> Any:
-    rows, total, exact = svc.list_items(db.session, query)
+    rows, total, exact = item_list.list_items(db.session, query)
 
     def page_url(page: int) -> str:
         return request.path + "?" + urlencode(args | {"page": str(page)})
@@ -284,11 +284,11 @@ def item_detail(item_id: int) -> Any:
     item = svc.item_dict(svc.get_item(db.session, item_id))
     page = request.args.get("page", "1")
     page_no = int(page) if page.isdigit() and 0 < int(page) < 100_000 else 1
-    moves = svc.list_movements(db.session, item_id, page_no, 25, check_item=False)
+    moves = movements.list_movements(db.session, item_id, page_no, 25, check_item=False)
     return render_template(
         "item_detail.html",
         item=item,
-        movements=[svc.movement_dict(m) for m in moves],
+        movements=[movements.movement_dict(m) for m in moves],
         page=page_no,
         has_next=len(moves) == 25,
         errors={},
@@ -311,7 +311,7 @@ def item_move(item_id: int) -> Any:
             data = MovementCreate.model_validate(
                 {"delta": delta, "reason": reason, "note": form.get("note", "").strip()}
             )
-            svc.record_movement(
+            movements.record_movement(
                 db.session,
                 item_id,
                 delta=data.delta,
@@ -327,11 +327,11 @@ def item_move(item_id: int) -> Any:
             errors = {"amount": exc.message}
     if errors:
         item = svc.item_dict(svc.get_item(db.session, item_id))
-        moves = svc.list_movements(db.session, item_id, 1, 25, check_item=False)
+        moves = movements.list_movements(db.session, item_id, 1, 25, check_item=False)
         return render_template(
             "item_detail.html",
             item=item,
-            movements=[svc.movement_dict(m) for m in moves],
+            movements=[movements.movement_dict(m) for m in moves],
             page=1,
             has_next=len(moves) == 25,
             errors=errors,

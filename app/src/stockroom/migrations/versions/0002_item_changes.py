@@ -1,8 +1,8 @@
 """item_changes: counters that every change to items bumps in its own transaction.
 
 The API caches list pages per process and serves one only while SUM(item_changes.n) is what it
-was when the page was read (services/page_cache.py). 64 counter rows, picked by item id, so
-concurrent writers to different items rarely wait for the same one.
+was when the page was read (services/page_cache.py). 64 counter rows, one picked at random by
+each writing transaction, so concurrent writers rarely wait for the same one.
 
 Revision ID: 0002
 Revises: 0001

@@ -1,0 +1,141 @@
+"""Stock movements: applied atomically, listed per item and as the recent feed."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from stockroom.db import is_mysql
+from stockroom.errors import Conflict, InsufficientStock, NotFound
+from stockroom.models import utcnow
+from stockroom.schemas import MAX_QUANTITY
+from stockroom.services.items import iso, items_t, moves_t
+
+
+def movement_dict(row: Row[Any]) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "item_id": row.item_id,
+        "delta": int(row.delta),
+        "reason": row.reason,
+        "note": row.note or "",
+        "quantity_after": int(row.quantity_after),
+        "user": row.username,
+        "created_at": iso(row.created_at),
+    }
+
+
+_NEW_QTY = items_t.c.quantity + bindparam("b_delta")
+_MOVE = (
+    update(items_t)
+    .where(items_t.c.id == bindparam("b_id"), _NEW_QTY >= 0, _NEW_QTY <= MAX_QUANTITY)
+    .values(quantity=_NEW_QTY, version=items_t.c.version + 1, updated_at=bindparam("b_now"))
+)
+# MySQL/MariaDB: LAST_INSERT_ID(expr) makes the server report the new quantity in the UPDATE's
+# OK packet (the result's lastrowid), which saves the SELECT that reads it back elsewhere.
+_MOVE_MYSQL = _MOVE.values(quantity=func.last_insert_id(_NEW_QTY))
+_QTY = select(items_t.c.quantity).where(items_t.c.id == bindparam("b_id"))
+_QTY_SHARED = _QTY.with_for_update(read=True)
+_INSERT = insert(moves_t).values(
+    item_id=bindparam("b_id"),
+    delta=bindparam("b_delta"),
+    reason=bindparam("m_reason"),
+    note=bindparam("m_note"),
+    quantity_after=bindparam("m_after"),
+    username=bindparam("m_user"),
+    created_at=bindparam("b_now"),
+)
+
+
+def _apply(conn: Connection, params: dict[str, Any]) -> tuple[int, int] | int | None:
+    """(movement id, quantity after) when the movement applied, else the quantity on hand (None
+    when there is no such item)."""
+    mysql = is_mysql(conn.dialect)
+    result = conn.execute(_MOVE_MYSQL if mysql else _MOVE, params)
+    if result.rowcount != 1:
+        # Locking read: see the latest committed quantity, not an older snapshot.
+        return conn.execute(_QTY_SHARED, params).scalar()  # type: ignore[no-any-return]
+    # SQLite: our UPDATE holds the row until commit, so this read is our own result.
+    after = result.lastrowid if mysql else conn.execute(_QTY, params).scalar_one()
+    move = conn.execute(_INSERT, params | {"m_after": after})
+    return int(move.inserted_primary_key[0]), int(after)
+
+
+def record_movement(
+    session: Session, item_id: int, *, delta: int, reason: str, note: str, username: str
+) -> dict[str, Any]:
+    """Apply a stock movement atomically, in a transaction of its own.
+
+    The conditional UPDATE checks and changes the quantity in one statement, so two clerks
+    shipping the last unit at the same moment cannot both succeed: the second UPDATE waits for
+    the first one's row lock, then re-evaluates the condition and matches no row. The movement
+    id is taken while the row lock is held, so ids follow the order the updates were applied.
+    """
+    now = utcnow()
+    params = {"b_id": item_id, "b_delta": delta, "b_now": now}
+    params |= {"m_reason": reason, "m_note": note, "m_user": username}
+    try:
+        # Core statements on the session's connection: same transaction, no ORM layer.
+        applied = _apply(session.connection(), params)
+        if isinstance(applied, tuple):
+            session.commit()
+        else:
+            session.rollback()
+    except Exception:
+        session.rollback()
+        raise
+    if applied is None:
+        raise NotFound(f"item {item_id} not found")
+    if isinstance(applied, int):
+        if applied + delta < 0:
+            raise InsufficientStock(
+                f"only {applied} in stock, cannot apply {delta}",
+                {"delta": f"would make stock negative (on hand: {applied})"},
+            )
+        # Like insufficient stock, a conflict with the item's state, not a malformed request.
+        raise Conflict(
+            "quantity would exceed the maximum", {"delta": f"quantity limit is {MAX_QUANTITY}"}
+        )
+    move_id, after = applied
+    # Everything is known here; reading the row back would cost another round trip.
+    return {
+        "id": move_id,
+        "item_id": item_id,
+        "delta": delta,
+        "reason": reason,
+        "note": note,
+        "quantity_after": after,
+        "user": username,
+        "created_at": iso(now),
+    }
+
+
+def list_movements(
+    session: Session, item_id: int, page: int, per_page: int, check_item: bool = True
+) -> list[Row[Any]]:
+    if (
+        check_item
+        and session.execute(select(items_t.c.id).where(items_t.c.id == item_id)).first() is None
+    ):
+        raise NotFound(f"item {item_id} not found")
+    stmt = (
+        select(moves_t)
+        .where(moves_t.c.item_id == item_id)
+        .order_by(moves_t.c.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    return list(session.execute(stmt))
+
+
+def recent_movements(session: Session, limit: int = 10) -> list[Row[Any]]:
+    stmt = (
+        select(moves_t, items_t.c.sku, items_t.c.name)
+        .join(items_t, items_t.c.id == moves_t.c.item_id)
+        .order_by(moves_t.c.id.desc())
+        .limit(limit)
+    )
+    return list(session.execute(stmt))
