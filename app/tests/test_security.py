@@ -361,12 +361,11 @@ def test_a_session_lives_12_hours(sec_app: Flask, admin: Api) -> None:
     assert client.get("/").status_code == 302
 
 
-def test_admin_deactivates_a_user_through_the_api(sec_app: Flask, admin: Api, db_name: str) -> None:
+def test_admin_deactivates_a_user_through_the_api(sec_app: Flask, admin: Api) -> None:
     name = make_user(admin)
     client = client_from(sec_app)
     assert sign_in(client, name).status_code == 302
-    token = cli(db_name, "token", "create", name).stdout.strip().splitlines()[-1]
-    own = Api(sec_app.test_client(), token)
+    own = Api(sec_app.test_client(), new_token(sec_app, name))
     assert own.get("/me").status_code == 200
     assert admin.patch(f"/users/{name}", json={"active": "no"}).status_code == 422
     resp = admin.patch(f"/users/{name}", json={"active": False})
@@ -380,6 +379,13 @@ def test_admin_deactivates_a_user_through_the_api(sec_app: Flask, admin: Api, db
     assert admin.patch(f"/users/{name}", json={"active": True}).get_json()["active"] is True
     assert sign_in(client_from(sec_app), name).status_code == 302
     assert own.get("/me").status_code == 401  # old tokens stay revoked
+
+
+def new_token(app: Flask, username: str) -> str:
+    with app.app_context():
+        token = users.create_token(db.session, username, "tests")
+        db.session.remove()
+    return token
 
 
 def cli(db_name: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
@@ -401,7 +407,7 @@ def test_admin_deactivates_a_user_from_the_cli(sec_app: Flask, admin: Api, db_na
     name = make_user(admin)
     client = client_from(sec_app)
     assert sign_in(client, name).status_code == 302
-    token = cli(db_name, "token", "create", name).stdout.strip().splitlines()[-1]
+    token = new_token(sec_app, name)
     assert cli(db_name, "user", "deactivate", name).stdout.startswith(f"deactivated {name}")
     assert client.get("/").status_code == 302
     assert Api(sec_app.test_client(), token).get("/me").status_code == 401
