@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -157,26 +158,28 @@ def new_sku() -> str:
     return "T-" + secrets.token_hex(6).upper()
 
 
-@pytest.fixture(scope="session")
-def live_server(app: Flask, db_name: str, tokens: dict[str, str]) -> Iterator[dict[str, Any]]:
-    """gunicorn (2 workers x 8 threads) serving the test database, in production mode."""
+@contextmanager
+def gunicorn(url: str, **extra: str) -> Iterator[str]:
+    """gunicorn (2 workers x 8 threads), production mode, on database ``url``: its base URL."""
     port = free_port()
-    env = {
-        **os.environ,
-        **app_env(mariadb_url(db_name)),
-        "STOCKROOM_ENV": "production",
-        "STOCKROOM_NODE_NAME": "live-node",
-    }
+    env = {**os.environ, **app_env(url), "STOCKROOM_ENV": "production", **extra}
     cmd = [str(BIN / "gunicorn"), "-b", f"127.0.0.1:{port}", "-w", "2", "--threads", "8"]
     cmd += ["-k", "gthread", "--graceful-timeout", "2", "stockroom.wsgi:app"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     base = f"http://127.0.0.1:{port}"
     try:
         wait_http(base + "/readyz")
-        yield {"url": base, "tokens": tokens}
+        yield base
     finally:
         proc.terminate()
         try:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+@pytest.fixture(scope="session")
+def live_server(app: Flask, db_name: str, tokens: dict[str, str]) -> Iterator[dict[str, Any]]:
+    """gunicorn serving the test database."""
+    with gunicorn(mariadb_url(db_name), STOCKROOM_NODE_NAME="live-node") as base:
+        yield {"url": base, "tokens": tokens}

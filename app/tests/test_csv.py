@@ -92,6 +92,6 @@ def test_import_bad_header_and_encoding(api: Any) -> None:
         api.post(
             "/import/items", data=b"sku,name\n\xff\xfe,x\n", content_type="text/csv"
         ).status_code
-        == 422
+        == 415
     )
     assert api.post("/import/items", data="", content_type="text/csv").status_code == 422

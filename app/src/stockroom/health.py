@@ -82,5 +82,6 @@ def readyz() -> Any:
 
 
 @bp.get("/openapi.json")
+@bp.get("/api/v1/openapi.json")
 def openapi() -> Any:
-    return jsonify(build_spec())
+    return jsonify(build_spec(current_app._get_current_object()))  # type: ignore[attr-defined]

@@ -6,27 +6,58 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
     Field,
-    ValidationInfo,
+    RootModel,
     WithJsonSchema,
     field_validator,
 )
 
 MAX_QUANTITY = 10**12  # far below BIGINT, so sums of movements can never overflow the column
+MAX_COST = Decimal("9999999999.99")  # DECIMAL(12, 2)
 SKU_PATTERN = r"^[A-Za-z0-9._-]{1,64}$"
-# JSON Schema and pydantic both use "search" semantics: this means "has a non-space character".
-NOT_BLANK = r"\S"
+# "Has a character that is not white space", with white space spelled out as the union of what
+# ECMA-262 (the document's regex dialect) and Unicode White_Space (pydantic's Rust regex) call
+# space: the two disagree on U+0085 and U+FEFF, and a client must not be told otherwise.
+_SPACE = r"\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NOT_BLANK = f"[^{_SPACE}]"
+MONEY_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
+# The ETag of an item is its version in quotes ("3"); W/ is tolerated, * matches any version.
+IF_MATCH_PATTERN = r'^(\*|(W/)?"[0-9]{1,18}")$'
+# POST /import/items: a text/csv body, or the CSV as the multipart part "file"; UTF-8 either way.
+CSV_MEDIA_TYPES = ("text/csv", "multipart/form-data")
 Reason = Literal["receive", "ship", "adjust", "count", "return"]
 SortKey = Literal[
     "sku", "-sku", "name", "-name", "quantity", "-quantity", "updated_at", "-updated_at"
 ]
 
+
+def _whole(value: object) -> object:
+    # OpenAPI 3.1 (JSON Schema 2020-12) counts 1651.0 as the integer 1651, so the server does too.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _money_input(value: object) -> object:
+    if isinstance(value, bool) or (isinstance(value, str) and not _MONEY_RE.fullmatch(value)):
+        raise ValueError("must be a decimal number like 12.50 (at most 2 decimal places)")
+    return value
+
+
+def _not_zero(value: int) -> int:
+    if value == 0:
+        raise ValueError("must not be zero")
+    return value
+
+
+_MONEY_RE = re.compile(MONEY_PATTERN)
 Sku = Annotated[
     str, Field(pattern=SKU_PATTERN, min_length=1, max_length=64, examples=["BOLT-M8-40"])
 ]
@@ -34,28 +65,21 @@ Name = Annotated[str, Field(min_length=1, max_length=200, pattern=NOT_BLANK)]
 Description = Annotated[str, Field(max_length=2000)]
 Label = Annotated[str, Field(max_length=64)]
 Unit = Annotated[str, Field(min_length=1, max_length=16, pattern=NOT_BLANK)]
-Count = Annotated[int, Field(ge=0, le=MAX_QUANTITY)]
-MONEY_PATTERN = r"^[0-9]{1,10}(\.[0-9]{1,2})?$"
-
-
-def _money_input(value: object) -> object:
-    if isinstance(value, bool) or (isinstance(value, str) and not _MONEY_RE.match(value)):
-        raise ValueError("must be a decimal number like 12.50 (at most 2 decimal places)")
-    return value
-
-
-_MONEY_RE = re.compile(MONEY_PATTERN)
+Note = Annotated[str, Field(max_length=500)]
+# Bounds first: a validator placed before them would hide them from the JSON schema.
+Count = Annotated[int, Field(ge=0, le=MAX_QUANTITY), BeforeValidator(_whole)]
 Money = Annotated[
     Decimal,
     BeforeValidator(_money_input),
     Field(ge=0, max_digits=12, decimal_places=2, strict=False, allow_inf_nan=False),
-    # Documented as what we accept: a JSON number or a decimal string with at most 2 places.
+    # What we accept: a JSON number with at most 2 decimals, or a decimal string like "12.50".
     WithJsonSchema(
         {
             "anyOf": [
-                {"type": "number", "minimum": 0, "maximum": 9999999999.99},
+                {"type": "number", "minimum": 0, "maximum": float(MAX_COST), "multipleOf": 0.01},
                 {"type": "string", "pattern": MONEY_PATTERN, "examples": ["12.50"]},
-            ]
+            ],
+            "description": f"0 to {MAX_COST}, at most 2 decimal places",
         }
     ),
 ]
@@ -78,9 +102,18 @@ class ItemCreate(_Strict):
     unit_cost: Money = Decimal("0")
 
 
+def _only_omittable(schema: dict[str, Any]) -> None:
+    # Optional in ItemUpdate means "may be left out", never null: document just the value.
+    for name, prop in schema["properties"].items():
+        value = next(b for b in prop.pop("anyOf") if b.get("type") != "null")
+        prop.pop("default", None)
+        schema["properties"][name] = value | prop
+
+
 class ItemUpdate(_Strict):
     """Every field optional; ``quantity`` is not accepted (stock changes only through movements)."""
 
+    model_config = ConfigDict(json_schema_extra=_only_omittable)
     sku: Sku | None = None
     name: Name | None = None
     description: Description | None = None
@@ -98,46 +131,114 @@ class ItemUpdate(_Strict):
         return value
 
 
-class MovementCreate(_Strict):
-    """A stock movement. receive and return need delta > 0, ship needs delta < 0."""
+class Receipt(_Strict):
+    """Stock comes in (receive, return): delta is positive."""
 
-    reason: Reason
+    reason: Literal["receive", "return"]
+    delta: Annotated[int, Field(ge=1, le=MAX_QUANTITY), BeforeValidator(_whole)]
+    note: Note = ""
+
+
+class Shipment(_Strict):
+    """Stock goes out (ship): delta is negative."""
+
+    reason: Literal["ship"]
+    delta: Annotated[int, Field(ge=-MAX_QUANTITY, le=-1), BeforeValidator(_whole)]
+    note: Note = ""
+
+
+class Correction(_Strict):
+    """A correction (adjust, count): delta has either sign, never zero."""
+
+    reason: Literal["adjust", "count"]
     delta: Annotated[
         int,
         Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, json_schema_extra={"not": {"const": 0}}),
+        AfterValidator(_not_zero),
+        BeforeValidator(_whole),
     ]
-    note: Annotated[str, Field(max_length=500)] = ""
+    note: Note = ""
 
-    @field_validator("delta")
-    @classmethod
-    def _sign(cls, value: int, info: ValidationInfo) -> int:
-        reason = info.data.get("reason")  # validated before delta (declared first)
-        if value == 0:
-            raise ValueError("must not be zero")
-        if reason in ("receive", "return") and value < 0:
-            raise ValueError(f"a {reason} must be positive")
-        if reason == "ship" and value > 0:
-            raise ValueError("a ship must be negative")
-        return value
+
+class MovementCreate(RootModel[Receipt | Shipment | Correction]):
+    """A stock movement; ``reason`` decides the sign of ``delta``: receive and return add stock
+    (delta > 0), ship removes it (delta < 0), adjust and count correct it (delta != 0)."""
+
+    root: Annotated[Receipt | Shipment | Correction, Field(discriminator="reason")]
+
+    @property
+    def reason(self) -> str:
+        return self.root.reason
+
+    @property
+    def delta(self) -> int:
+        return self.root.delta
+
+    @property
+    def note(self) -> str:
+        return self.root.note
+
+
+def _query_int(value: object) -> object:
+    # Query values arrive as text: digits only (lax int would take " 5", "+5", "1_000", "5.0").
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("must be a whole number")
+    return value
+
+
+def _query_bool(value: object) -> object:
+    if isinstance(value, str):
+        if value not in ("true", "false"):
+            raise ValueError("must be true or false")
+        return value == "true"
+    return value
+
+
+QueryBool = Annotated[bool, BeforeValidator(_query_bool)]
+Page = Annotated[int, Field(ge=1, le=1_000_000), BeforeValidator(_query_int)]
+PerPage = Annotated[int, Field(ge=1, le=200), BeforeValidator(_query_int)]
 
 
 class ItemQuery(BaseModel):
     """Query string of GET /items (lax: query values arrive as strings)."""
 
     model_config = ConfigDict(extra="ignore")
-    q: Annotated[str, Field(max_length=200)] = ""
+    q: Annotated[
+        str, Field(max_length=200, description="prefix of the SKU or of the name (any case)")
+    ] = ""
     category: Label | None = None
     location: Label | None = None
-    low_stock: bool | None = None
-    sort: SortKey = "sku"
-    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
-    per_page: Annotated[int, Field(ge=1, le=200)] = 50
+    low_stock: QueryBool | None = None
+    sort: Annotated[SortKey, Field(description="- = descending")] = "sku"
+    page: Page = 1
+    per_page: PerPage = 50
 
 
 class PageQuery(BaseModel):
     model_config = ConfigDict(extra="ignore")
-    page: Annotated[int, Field(ge=1, le=1_000_000)] = 1
-    per_page: Annotated[int, Field(ge=1, le=200)] = 50
+    page: Page = 1
+    per_page: PerPage = 50
+
+
+class Preconditions(BaseModel):
+    """Request headers of PATCH /items/{id}."""
+
+    if_match: Annotated[
+        str | None,
+        Field(
+            alias="If-Match",
+            pattern=IF_MATCH_PATTERN,
+            examples=['"3"', "*"],
+            description='the ETag of the item as last read ("3"), or * for any version; '
+            "another version is 412, a malformed value 400",
+        ),
+    ] = None
+
+    def version(self) -> int | None:
+        """The version the update needs, or None when any version will do."""
+        if self.if_match is None or self.if_match == "*":
+            return None
+        return int(self.if_match.removeprefix("W/").strip('"'))
 
 
 # ---- responses (documentation; views build plain dicts of the same shape for speed) ----
@@ -209,6 +310,7 @@ class Health(BaseModel):
 class Ready(BaseModel):
     status: Literal["ready", "unavailable"]
     node: str
+    error: ErrorBody | None = Field(None, description="only when unavailable (503)")
 
 
 class UserCreate(_Strict):

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import wraps
-from typing import Any, TypeVar
+from typing import Any, TypeVar, get_args
 
 from flask import current_app, g, request
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from stockroom.caches import Locked, caches
 from stockroom.errors import Forbidden, MalformedRequest, Unauthorized, ValidationFailed
 from stockroom.extensions import db
+from stockroom.schemas import Reason
 from stockroom.services.users import Principal, authenticate_token
 
 M = TypeVar("M", bound=BaseModel)
@@ -20,16 +22,31 @@ F = TypeVar("F", bound=Callable[..., Any])
 _FRIENDLY = {
     "extra_forbidden": "unknown field",
 }
+# A tagged union (MovementCreate) puts the tag first in an error's location: "ship.delta".
+_TAGS = frozenset(get_args(Reason))
+
+
+def _message(e: ErrorDetails, tag: str | None) -> str:
+    bound = e.get("ctx", {})
+    if tag and bound.get("ge") == 1:
+        return f"a {tag} must be positive"
+    if tag and bound.get("le") == -1:
+        return f"a {tag} must be negative"
+    return _FRIENDLY.get(e["type"], e["msg"])
 
 
 def field_errors(exc: ValidationError) -> dict[str, str]:
     fields: dict[str, str] = {}
     for e in exc.errors(include_url=False):
-        loc = ".".join(str(p) for p in e["loc"]) or "body"
-        msg = _FRIENDLY.get(e["type"], e["msg"])
-        if loc == "quantity" and e["type"] == "extra_forbidden":
+        loc = [str(p) for p in e["loc"]]
+        tag = loc.pop(0) if len(loc) > 1 and loc[0] in _TAGS else None
+        if e["type"].startswith("union_tag_"):
+            loc = [e["ctx"]["discriminator"].strip("'")]
+        key = ".".join(loc) or "body"
+        msg = _message(e, tag)
+        if key == "quantity" and e["type"] == "extra_forbidden":
             msg = "quantity changes only through movements (POST /items/{id}/movements)"
-        fields.setdefault(loc, msg)
+        fields.setdefault(key, msg)
     return fields
 
 
@@ -50,6 +67,14 @@ def parse_query(model: type[M]) -> M:
         return model.model_validate(request.args.to_dict())
     except ValidationError as exc:
         raise ValidationFailed("invalid query parameters", field_errors(exc)) from None
+
+
+def parse_headers(model: type[M]) -> M:
+    """The headers ``model`` names (by alias); a malformed one is a 400 naming the header."""
+    try:
+        return model.model_validate(dict(request.headers))
+    except ValidationError as exc:
+        raise MalformedRequest("malformed request header", field_errors(exc)) from None
 
 
 def token_cache() -> Locked | None:
@@ -81,6 +106,7 @@ def require(role: str) -> Callable[[F], F]:
             g.principal = principal
             return view(*args, **kwargs)
 
+        inner.required_role = role  # type: ignore[attr-defined]  # read by the OpenAPI document
         return inner  # type: ignore[return-value]
 
     return wrap

@@ -8,11 +8,19 @@ from typing import Any
 from flask import Response, current_app, g, jsonify, request, stream_with_context, url_for
 
 from stockroom.api import bp
-from stockroom.api.helpers import parse_json, parse_query, require
+from stockroom.api.helpers import parse_headers, parse_json, parse_query, require
 from stockroom.db import reader
-from stockroom.errors import MalformedRequest
+from stockroom.errors import MalformedRequest, UnsupportedMediaType
 from stockroom.extensions import db
-from stockroom.schemas import ItemCreate, ItemQuery, ItemUpdate, MovementCreate, PageQuery
+from stockroom.schemas import (
+    CSV_MEDIA_TYPES,
+    ItemCreate,
+    ItemQuery,
+    ItemUpdate,
+    MovementCreate,
+    PageQuery,
+    Preconditions,
+)
 from stockroom.services import csvio, item_list, movements
 from stockroom.services import items as svc
 
@@ -22,15 +30,6 @@ def _item_response(row: Any, status: int = 200) -> Any:
     resp.status_code = status
     resp.headers["ETag"] = f'"{row.version}"'
     return resp
-
-
-def _if_match() -> int | None:
-    raw = request.headers.get("If-Match")
-    if raw is None or raw.strip() == "*":
-        return None
-    value = raw.strip().removeprefix("W/").strip('"')
-    # Anything that is not one of our versions can never match: -1 turns it into a 412.
-    return int(value) if value.isdigit() and len(value) < 10 else -1
 
 
 @bp.get("/items")
@@ -68,8 +67,9 @@ def get_item(item_id: int) -> Any:
 @bp.patch("/items/<int:item_id>")
 @require("editor")
 def update_item(item_id: int) -> Any:
+    version = parse_headers(Preconditions).version()
     data = parse_json(ItemUpdate)
-    return _item_response(svc.update_item(db.session, item_id, data, _if_match()))
+    return _item_response(svc.update_item(db.session, item_id, data, version))
 
 
 @bp.delete("/items/<int:item_id>")
@@ -117,13 +117,24 @@ def export_items() -> Any:
 @bp.post("/import/items")
 @require("editor")
 def import_items() -> Any:
-    if request.mimetype == "multipart/form-data":
-        upload = request.files.get("file")
-        if upload is None:
-            raise MalformedRequest("multipart upload needs a 'file' part")
-        data = upload.read()
-    else:
-        data = request.get_data(cache=False)
-    items = csvio.parse_csv(data)
+    items = csvio.parse_csv(_csv_upload())
     created, updated = csvio.import_items(db.session, items, g.principal.username)
     return jsonify(created=created, updated=updated)
+
+
+def _csv_upload() -> bytes:
+    """The CSV of an import: a text/csv body or the multipart part "file" (a file or a field)."""
+    charset = request.mimetype_params.get("charset", "utf-8").lower()
+    if request.mimetype not in CSV_MEDIA_TYPES or charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType(
+            "send the CSV as text/csv (UTF-8) or as the multipart/form-data part 'file'",
+            {"Content-Type": f"one of {', '.join(CSV_MEDIA_TYPES)}; charset utf-8"},
+        )
+    if request.mimetype == "text/csv":
+        return request.get_data(cache=False)
+    upload = request.files.get("file")
+    if upload is not None:
+        return upload.read()
+    if "file" in request.form:
+        return request.form["file"].encode()
+    raise MalformedRequest("multipart upload needs a 'file' part", {"file": "required"})

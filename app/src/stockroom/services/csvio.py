@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
-from stockroom.errors import ValidationFailed
+from stockroom.errors import UnsupportedMediaType, ValidationFailed
 from stockroom.models import utcnow
 from stockroom.schemas import ItemCreate
 from stockroom.services.items import items_t, money, moves_t
@@ -121,7 +121,10 @@ def parse_csv(data: bytes) -> list[ItemCreate]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationFailed("the file is not UTF-8 text", {"file": "must be UTF-8"}) from None
+        # 415: the content is not in a format we take (RFC 9110 15.5.16), not a bad row.
+        raise UnsupportedMediaType(
+            "the file is not UTF-8 text", {"file": "must be UTF-8"}
+        ) from None
     reader = csv.reader(io.StringIO(text, newline=""))
     header = _read_header(reader)
     items: list[ItemCreate] = []
