@@ -8,12 +8,11 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import event, text
+from sqlalchemy import event
 from sqlalchemy.engine import Connection, Dialect, Engine, create_engine, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session
-from sqlalchemy.pool import NullPool
 
 # MySQL error numbers that mean "server gone / unreachable", not "your query is wrong".
 _UNAVAILABLE_CODES = {1040, 1053, 1077, 1129, 1130, 1152, 1158, 1159, 1160, 1161, 2002, 2003}
@@ -92,24 +91,6 @@ def install_idle_ping(engine: Engine, idle_seconds: float) -> None:
         except Exception as exc:
             # The pool discards this connection and checks out (or opens) another one.
             raise DisconnectionError(str(exc)) from exc
-
-
-def ping(url: str, timeout: float) -> bool:
-    """One fresh connection with short timeouts (for /readyz): never waits on the pool."""
-    args: dict[str, Any] = {}
-    if is_mysql(url):
-        args = {"connect_timeout": timeout, "read_timeout": timeout, "write_timeout": timeout}
-    try:
-        with _ping_engine(url, tuple(sorted(args.items()))).connect() as conn:
-            conn.execute(text("SELECT 1"))
-        return True
-    except Exception:  # any failure means "not ready"
-        return False
-
-
-@lru_cache(maxsize=8)
-def _ping_engine(url: str, args: tuple[tuple[str, Any], ...]) -> Engine:
-    return create_engine(url, poolclass=NullPool, connect_args=dict(args))
 
 
 READER = "stockroom_reader"
