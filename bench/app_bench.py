@@ -62,9 +62,9 @@ its requests) makes every cached page stale, so its list requests mostly build t
 its movements wait for the reads' CPU; it is the figure to expect from a busy stockroom. The p99
 tail that is left is the machine's: the raw PyMySQL get-by-id baseline, the smallest possible
 request, shows a similar p99 in the same run, and at 4 connections p99 is many times p50. A
-movement is four round trips on the session's connection (an UPDATE that applies the delta and
-reports the new quantity through LAST_INSERT_ID(expr); INSERT; the change counter; COMMIT with a
-redo-log flush). gunicorn runs with --reuse-port (one socket per worker; on a shared socket one
+movement is four round trips as SQL text on a connection of its own (an UPDATE that applies the
+delta and reports the new quantity through LAST_INSERT_ID(expr); INSERT; the change counter;
+COMMIT with a redo-log flush). gunicorn runs with --reuse-port (one socket per worker; on a shared socket one
 worker took most of wrk's keep-alive connections) and 4 threads per worker (8 gave the same req/s
 with a longer tail)."""
 GET_BASE = "baseline: raw PyMySQL get row by id"

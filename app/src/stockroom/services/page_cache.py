@@ -17,6 +17,7 @@ reports its new quantity through, which would cost every movement another round 
 from __future__ import annotations
 
 import random
+import re
 from decimal import Decimal
 from typing import Any, NamedTuple
 
@@ -24,8 +25,8 @@ from sqlalchemy import bindparam, event, func, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from stockroom.caches import caches
-from stockroom.db import first
-from stockroom.models import Item, ItemChange
+from stockroom.db import first, run
+from stockroom.models import ItemChange
 
 SHARDS = 64  # rows of item_changes (migration 0002)
 changes_t = ItemChange.__table__
@@ -35,24 +36,27 @@ _BUMP = _BUMP.values(n=changes_t.c.n + 1)
 CHANGES_IN_PAGE = select(func.sum(changes_t.c.n)).scalar_subquery()
 CHANGES_NOW = select(func.sum(changes_t.c.n))
 _WROTE_ITEMS = "stockroom_wrote_items"
+# Any SQL that writes to items, however it was issued (Core statement, SQL text, executemany).
+_WRITES_ITEMS = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+[`\"]?items\b", re.I)
 
 
 def count_item_changes(engine: Engine) -> None:
-    """Bump a random change counter in every transaction on ``engine`` that wrote to items.
+    """Bump a random change counter in every transaction on ``engine`` that wrote to items (any
+    INSERT, UPDATE or DELETE on it, seen as the SQL goes to the driver).
 
     The bump is the transaction's last statement, so every writer locks item rows before a
     counter row (no new deadlock cycle), and two writers wait for each other on a counter only
     when they picked the same one of 64 rows."""
 
-    @event.listens_for(engine, "before_execute")
-    def _note(conn: Connection, statement: Any, *_: Any) -> None:
-        if getattr(statement, "is_dml", False) and statement.table is Item.__table__:
+    @event.listens_for(engine, "before_cursor_execute")
+    def _note(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
+        if _WRITES_ITEMS.match(statement):
             conn.info[_WROTE_ITEMS] = True
 
     @event.listens_for(engine, "commit")
     def _bump(conn: Connection) -> None:
         if conn.info.pop(_WROTE_ITEMS, False):
-            conn.execute(_BUMP, {"b_shard": random.randrange(SHARDS)})  # noqa: S311
+            run(conn, _BUMP, {"b_shard": random.randrange(SHARDS)})  # noqa: S311
 
     @event.listens_for(engine, "rollback")
     def _forget(conn: Connection) -> None:
