@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +11,10 @@ import pytest
 from conftest import new_sku
 from flask import Flask
 from selenium import webdriver
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
@@ -42,11 +44,25 @@ def browser() -> Iterator[webdriver.Chrome]:
             driver.quit()
 
 
+def _left(page: WebElement) -> Callable[[Any], bool]:
+    """Like expected_conditions.staleness_of, but also takes chromedriver's "Node with given id
+    does not belong to the document" (seen under load when the page went while it asked) as gone."""
+
+    def gone(_driver: Any) -> bool:
+        try:
+            page.is_enabled()
+        except WebDriverException:
+            return True
+        return False
+
+    return gone
+
+
 def _submit(driver: webdriver.Chrome, selector: str) -> None:
     """Click a submit button and wait until the browser has left the current page."""
     page = driver.find_element(By.TAG_NAME, "html")
     driver.find_element(By.CSS_SELECTOR, selector).click()
-    WebDriverWait(driver, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(driver, 30).until(_left(page))
 
 
 def _fill(driver: webdriver.Chrome, field_id: str, value: str) -> None:
@@ -118,7 +134,7 @@ def test_login_create_item_and_ship(app: Flask, live_server: dict[str, Any], bro
     assert browser.find_element(By.ID, "quantity").text == "6"
     page = browser.find_element(By.TAG_NAME, "html")
     assert _confirm_delete(browser, accept=True)
-    WebDriverWait(browser, 30).until(expected_conditions.staleness_of(page))
+    WebDriverWait(browser, 30).until(_left(page))
     assert "Item deleted." in browser.find_element(By.CSS_SELECTOR, ".flash").text
 
     browser.get(base + "/")
