@@ -67,7 +67,7 @@ Label = Annotated[str, Field(max_length=64)]
 Unit = Annotated[str, Field(min_length=1, max_length=16, pattern=NOT_BLANK)]
 Note = Annotated[str, Field(max_length=500)]
 # Bounds first: a validator placed before them would hide them from the JSON schema.
-Count = Annotated[int, Field(ge=0, le=MAX_QUANTITY), BeforeValidator(_whole)]
+Stock = Annotated[int, Field(ge=0, le=MAX_QUANTITY), BeforeValidator(_whole)]
 Money = Annotated[
     Decimal,
     BeforeValidator(_money_input),
@@ -97,8 +97,8 @@ class ItemCreate(_Strict):
     category: Label = ""
     location: Label = ""
     unit: Unit = "pcs"
-    quantity: Count = 0
-    reorder_level: Count = 0
+    quantity: Stock = 0
+    reorder_level: Stock = 0
     unit_cost: Money = Decimal("0")
 
 
@@ -120,7 +120,7 @@ class ItemUpdate(_Strict):
     category: Label | None = None
     location: Label | None = None
     unit: Unit | None = None
-    reorder_level: Count | None = None
+    reorder_level: Stock | None = None
     unit_cost: Money | None = None
 
     @field_validator("*", mode="before")
@@ -131,40 +131,64 @@ class ItemUpdate(_Strict):
         return value
 
 
-class Receipt(_Strict):
-    """Stock comes in (receive, return): delta is positive."""
+# One model per reason, so that the document's discriminator maps each reason to its own schema.
+Inbound = Annotated[int, Field(ge=1, le=MAX_QUANTITY), BeforeValidator(_whole)]
+Outbound = Annotated[int, Field(ge=-MAX_QUANTITY, le=-1), BeforeValidator(_whole)]
+Correction = Annotated[
+    int,
+    Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, json_schema_extra={"not": {"const": 0}}),
+    AfterValidator(_not_zero),
+    BeforeValidator(_whole),
+]
 
-    reason: Literal["receive", "return"]
-    delta: Annotated[int, Field(ge=1, le=MAX_QUANTITY), BeforeValidator(_whole)]
+
+class _Movement(_Strict):
     note: Note = ""
 
 
-class Shipment(_Strict):
-    """Stock goes out (ship): delta is negative."""
+class Receive(_Movement):
+    """Stock comes in: delta is positive."""
+
+    reason: Literal["receive"]
+    delta: Inbound
+
+
+class Return(_Movement):
+    """Stock comes back: delta is positive."""
+
+    reason: Literal["return"]
+    delta: Inbound
+
+
+class Ship(_Movement):
+    """Stock goes out: delta is negative."""
 
     reason: Literal["ship"]
-    delta: Annotated[int, Field(ge=-MAX_QUANTITY, le=-1), BeforeValidator(_whole)]
-    note: Note = ""
+    delta: Outbound
 
 
-class Correction(_Strict):
-    """A correction (adjust, count): delta has either sign, never zero."""
+class Adjust(_Movement):
+    """A correction: delta has either sign, never zero."""
 
-    reason: Literal["adjust", "count"]
-    delta: Annotated[
-        int,
-        Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, json_schema_extra={"not": {"const": 0}}),
-        AfterValidator(_not_zero),
-        BeforeValidator(_whole),
-    ]
-    note: Note = ""
+    reason: Literal["adjust"]
+    delta: Correction
 
 
-class MovementCreate(RootModel[Receipt | Shipment | Correction]):
+class Count(_Movement):
+    """A stock count's correction: delta has either sign, never zero."""
+
+    reason: Literal["count"]
+    delta: Correction
+
+
+Movement = Receive | Return | Ship | Adjust | Count
+
+
+class MovementCreate(RootModel[Movement]):
     """A stock movement; ``reason`` decides the sign of ``delta``: receive and return add stock
     (delta > 0), ship removes it (delta < 0), adjust and count correct it (delta != 0)."""
 
-    root: Annotated[Receipt | Shipment | Correction, Field(discriminator="reason")]
+    root: Annotated[Movement, Field(discriminator="reason")]
 
     @property
     def reason(self) -> str:
