@@ -21,7 +21,8 @@ from stockroom.services.csvio import COLUMNS, MAX_ROWS
 
 REF = "#/components/schemas/{model}"
 STATUS = {
-    400: "Malformed request: the body is not JSON, or a header (named in fields) is malformed",
+    400: "Malformed request: a body that is not JSON, an upload without its part, or a malformed "
+    "header (named in fields)",
     401: "Missing, invalid or revoked token (WWW-Authenticate: Bearer)",
     403: "Role too low",
     404: "Not found",

@@ -132,11 +132,20 @@ class ItemUpdate(_Strict):
 
 
 # One model per reason, so that the document's discriminator maps each reason to its own schema.
-Inbound = Annotated[int, Field(ge=1, le=MAX_QUANTITY), BeforeValidator(_whole)]
-Outbound = Annotated[int, Field(ge=-MAX_QUANTITY, le=-1), BeforeValidator(_whole)]
+Inbound = Annotated[
+    int, Field(ge=1, le=MAX_QUANTITY, description="positive"), BeforeValidator(_whole)
+]
+Outbound = Annotated[
+    int, Field(ge=-MAX_QUANTITY, le=-1, description="negative"), BeforeValidator(_whole)
+]
 Correction = Annotated[
     int,
-    Field(ge=-MAX_QUANTITY, le=MAX_QUANTITY, json_schema_extra={"not": {"const": 0}}),
+    Field(
+        ge=-MAX_QUANTITY,
+        le=MAX_QUANTITY,
+        description="either sign, never zero",
+        json_schema_extra={"not": {"const": 0}},
+    ),
     AfterValidator(_not_zero),
     BeforeValidator(_whole),
 ]
