@@ -13,6 +13,7 @@ scripts/services.sh start instead of plain `moto_server`).
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import os
 import re
@@ -29,6 +30,9 @@ from moto.autoscaling.exceptions import AutoscalingClientError
 from moto.autoscaling.exceptions import ValidationError as AutoScalingValidationError
 from moto.cloudwatch import models as cloudwatch_models
 from moto.core.responses import ActionResult
+from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
+from moto.ec2.models import launch_templates as ec2_launch_template_models
+from moto.ec2.responses import launch_templates as ec2_launch_template_responses
 from moto.elbv2 import models as elbv2_models
 from moto.elbv2.exceptions import ELBClientError
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
@@ -216,6 +220,114 @@ def _update_within_limits() -> None:
         return original(self, name, *args, **kwargs)
 
     autoscaling_models.AutoScalingBackend.update_auto_scaling_group = update_auto_scaling_group
+
+
+# --- EC2 launch templates ------------------------------------------------------------------------
+
+_SOURCE = threading.local()
+
+
+@rule(
+    action="ec2:CreateLaunchTemplateVersion",
+    summary=(
+        "a version made with SourceVersion inherits the source version's launch parameters, the "
+        "ones given in LaunchTemplateData replacing them (moto keeps only the ones given)"
+    ),
+    doc=(
+        "API_CreateLaunchTemplateVersion, SourceVersion ('The new version inherits the same launch "
+        "parameters as the source version, except for parameters that you specify in "
+        "LaunchTemplateData'): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/"
+        "API_CreateLaunchTemplateVersion.html"
+    ),
+)
+def _launch_template_source_version() -> None:
+    respond = ec2_launch_template_responses.LaunchTemplates.create_launch_template_version
+    create = ec2_launch_template_models.LaunchTemplate.create_version
+
+    def create_launch_template_version(self: Any) -> Any:
+        _SOURCE.version = self._get_param("SourceVersion")
+        try:
+            return respond(self)
+        finally:
+            _SOURCE.version = None
+
+    def create_version(self: Any, data: dict[str, Any], description: str) -> Any:
+        source = getattr(_SOURCE, "version", None)
+        if source:
+            data = {**copy.deepcopy(self.get_version(source).data), **data}
+        number = self.versions[-1].number + 1 if self.versions else 1
+        version = create(self, data, description)
+        version.number = number  # numbers go on after deleted versions, as on AWS
+        return version
+
+    ec2_launch_template_responses.LaunchTemplates.create_launch_template_version = (
+        create_launch_template_version
+    )
+    ec2_launch_template_models.LaunchTemplate.create_version = create_version
+
+
+@rule(
+    action="ec2:DeleteLaunchTemplateVersions",
+    summary=(
+        "deletes the given versions of a launch template, except its default version (which is "
+        "listed as not deleted); version numbers are not reused (moto lacks the action: HTTP 500)"
+    ),
+    doc=(
+        "API_DeleteLaunchTemplateVersions ('You can't delete the default version of a launch "
+        "template'): https://docs.aws.amazon.com/AWSEC2/latest/APIReference/"
+        "API_DeleteLaunchTemplateVersions.html"
+    ),
+)
+def _delete_launch_template_versions() -> None:
+    template_class = ec2_launch_template_models.LaunchTemplate
+
+    def get_version(self: Any, num: Any) -> Any:
+        if str(num).lower() == "$latest":
+            return self.versions[-1]
+        wanted = self.default_version_number if str(num).lower() == "$default" else int(num)
+        for version in self.versions:
+            if version.number == wanted:
+                return version
+        raise InvalidLaunchTemplateVersionNotFound(template_id=self.id, version=num)
+
+    def default_version(self: Any) -> Any:
+        return get_version(self, self.default_version_number)
+
+    template_class.get_version = get_version
+    template_class.default_version = default_version
+
+    def delete_launch_template_versions(self: Any) -> Any:
+        name = self._get_param("LaunchTemplateName")
+        template = (
+            self.ec2_backend.get_launch_template_by_name(name)
+            if name
+            else self.ec2_backend.get_launch_template(self._get_param("LaunchTemplateId"))
+        )
+        deleted, kept = [], []
+        for number in self._get_param("Versions", []):
+            entry = {
+                "LaunchTemplateId": template.id,
+                "LaunchTemplateName": template.name,
+                "VersionNumber": int(number),
+            }
+            found = [v for v in template.versions if v.number == int(number)]
+            if found and int(number) != template.default_version_number:
+                template.versions.remove(found[0])
+                deleted.append(entry)
+            else:
+                code = "unexpectedError" if found else "launchTemplateVersionDoesNotExist"
+                message = "the default version" if found else "no such version"
+                kept.append({**entry, "ResponseError": {"Code": code, "Message": message}})
+        return ActionResult(
+            {
+                "SuccessfullyDeletedLaunchTemplateVersions": deleted,
+                "UnsuccessfullyDeletedLaunchTemplateVersions": kept,
+            }
+        )
+
+    ec2_launch_template_responses.LaunchTemplates.delete_launch_template_versions = (
+        delete_launch_template_versions
+    )
 
 
 # --- Auto Scaling instance refresh ---------------------------------------------------------------

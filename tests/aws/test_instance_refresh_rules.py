@@ -169,3 +169,31 @@ def test_no_rollback_for_a_group_on_latest(emulator: Emulator) -> None:
     with pytest.raises(ClientError) as irreversible:
         g.asg.rollback_instance_refresh(AutoScalingGroupName=g.name)
     assert code_of(irreversible) == "IrreversibleInstanceRefresh"
+
+
+def test_a_version_made_from_a_source_version_inherits_its_parameters(emulator: Emulator) -> None:
+    """What a release relies on: only the AMI changes in the new launch template version."""
+    g = Group(emulator)
+    data = g.ec2.describe_launch_template_versions(LaunchTemplateName=g.name, Versions=["2"])
+    assert data["LaunchTemplateVersions"][0]["LaunchTemplateData"] == {
+        "ImageId": g.new,
+        "InstanceType": "t3.micro",
+    }
+
+
+def test_old_launch_template_versions_can_be_deleted_but_not_the_default(
+    emulator: Emulator,
+) -> None:
+    """What teardown needs once releases made several versions."""
+    g = Group(emulator)
+    g.ec2.modify_launch_template(LaunchTemplateName=g.name, DefaultVersion="2")
+    answer = g.ec2.delete_launch_template_versions(LaunchTemplateName=g.name, Versions=["1", "2"])
+    assert [v["VersionNumber"] for v in answer["SuccessfullyDeletedLaunchTemplateVersions"]] == [1]
+    assert [v["VersionNumber"] for v in answer["UnsuccessfullyDeletedLaunchTemplateVersions"]] == [
+        2
+    ]
+    g.ec2.create_launch_template_version(
+        LaunchTemplateName=g.name, SourceVersion="2", LaunchTemplateData={}
+    )
+    left = g.ec2.describe_launch_template_versions(LaunchTemplateName=g.name)
+    assert sorted(v["VersionNumber"] for v in left["LaunchTemplateVersions"]) == [2, 3]
