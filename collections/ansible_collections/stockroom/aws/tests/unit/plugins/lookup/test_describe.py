@@ -128,9 +128,11 @@ def read_role(account: Account, role: str, **variables: Any) -> Any:
     # What a play's lazy variables do: the dict's own templates resolved first.
     variables["aws_connection"] = templar.template(variables["aws_connection"])
     templar = Templar(loader=loader, variables=variables)
+    variables["role_name"] = role
+    templar = Templar(loader=loader, variables=variables)
     expression = (
-        "{{ lookup('stockroom.aws.describe', 'iam', 'get_role', params={'RoleName': '%s'},"
-        " missing='none', **aws_connection) }}" % role
+        "{{ lookup('stockroom.aws.describe', 'iam', 'get_role', params={'RoleName': role_name},"
+        " missing='none', **aws_connection) }}"
     )
     return templar.template(trust_as_template(expression))
 
