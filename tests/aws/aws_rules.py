@@ -103,6 +103,45 @@ def _deletion_protection() -> None:
     elbv2_models.ELBv2Backend.delete_load_balancer = delete_load_balancer
 
 
+# What an ALB reports before anyone set its attributes (AWS defaults); moto returns only five.
+_ALB_DEFAULT_ATTRIBUTES = {
+    "access_logs.s3.enabled": "false",
+    "client_keep_alive.seconds": "3600",
+    "connection_logs.s3.enabled": "false",
+    "idle_timeout.timeout_seconds": "60",
+    "routing.http.desync_mitigation_mode": "defensive",
+    "routing.http.drop_invalid_header_fields.enabled": "false",
+    "routing.http.preserve_host_header.enabled": "false",
+    "routing.http.x_amzn_tls_version_and_cipher_suite.enabled": "false",
+    "routing.http.xff_client_port.enabled": "false",
+    "routing.http.xff_header_processing.mode": "append",
+    "routing.http2.enabled": "true",
+    "waf.fail_open.enabled": "false",
+    "zonal_shift.config.enabled": "false",
+}
+
+
+@rule(
+    action="elasticloadbalancing:DescribeLoadBalancerAttributes",
+    summary="an Application Load Balancer reports every attribute, its default until set",
+    doc=(
+        "Application Load Balancers, 'Load balancer attributes' (each attribute and its default): "
+        "https://docs.aws.amazon.com/elasticloadbalancing/latest/application/"
+        "application-load-balancers.html#load-balancer-attributes"
+    ),
+)
+def _alb_attribute_defaults() -> None:
+    original = elbv2_models.FakeLoadBalancer.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if self.type == "application":
+            for key, value in _ALB_DEFAULT_ATTRIBUTES.items():
+                self.attrs.setdefault(key, value)
+
+    elbv2_models.FakeLoadBalancer.__init__ = __init__
+
+
 # --- RDS -----------------------------------------------------------------------------------------
 
 
@@ -144,6 +183,40 @@ def _no_engine_downgrade() -> None:
         return original(self, db_id, db_kwargs)
 
     rds_models.RDSBackend.modify_db_instance = modify_db_instance
+
+
+@rule(
+    action="rds:DescribeDBInstances",
+    summary=(
+        "a gp3 instance reports its baseline StorageThroughput and Iops (125 MiBps / 3000 below "
+        "400 GiB, 500 / 12000 from 400 GiB for MySQL); moto reports neither"
+    ),
+    doc=(
+        "Amazon RDS DB instance storage, 'gp3 storage' (baseline performance by engine and size): "
+        "https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/CHAP_Storage.html#gp3-storage"
+    ),
+)
+def _gp3_baseline() -> None:
+    stored = rds_models.DBInstance.storage_throughput
+
+    def baseline(db: Any) -> tuple[int, int]:
+        return (500, 12000) if int(db.allocated_storage or 0) >= 400 else (125, 3000)
+
+    def get_throughput(self: Any) -> int | None:
+        value = stored.fget(self)
+        if value is None and self.storage_type == "gp3":
+            return baseline(self)[0]
+        return value
+
+    rds_models.DBInstance.storage_throughput = property(get_throughput, stored.fset)
+    original = rds_models.DBInstance.__init__
+
+    def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        if self.storage_type == "gp3" and not self.iops:
+            self.iops = baseline(self)[1]
+
+    rds_models.DBInstance.__init__ = __init__
 
 
 # --- Auto Scaling --------------------------------------------------------------------------------

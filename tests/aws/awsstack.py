@@ -31,11 +31,12 @@ RULES = Path(__file__).resolve().with_name("aws_rules.py")
 class Emulator:
     url: str
     log: Path
+    region: str = REGION
 
     def client(self, service: str) -> Any:
         return boto3.client(
             service,
-            region_name=REGION,
+            region_name=self.region,
             endpoint_url=self.url,
             aws_access_key_id="testing",
             aws_secret_access_key="testing",

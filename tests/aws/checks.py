@@ -180,6 +180,10 @@ def compute(emu: Emulator, net: dict[str, Any]) -> dict[str, Any]:
     assert profile.get("Name") == f"{NAME}-app" or profile.get("Arn", "").endswith(f"/{NAME}-app")
     user_data = base64.b64decode(spec["UserData"]).decode()
     assert "password" not in user_data.lower()
+    # Issue 15 item 9: 1-minute metrics, as the 60-s CPU alarms need.
+    assert spec["Monitoring"] == {"Enabled": True}
+    # Item 5: the node's liveness check (/healthz, no database) is what reports a dead app.
+    assert "127.0.0.1:8000/healthz" in user_data and "set_instance_health" in user_data
 
     group = one(
         asg_api.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{NAME}-app"])[
@@ -188,7 +192,8 @@ def compute(emu: Emulator, net: dict[str, Any]) -> dict[str, Any]:
         "Auto Scaling Group",
     )
     assert (group["MinSize"], group["MaxSize"], group["DesiredCapacity"]) == (3, 5, 3)
-    assert group["HealthCheckType"] == "ELB" and group["HealthCheckGracePeriod"] > 0
+    # Item 5: EC2 health - a database outage (every /readyz failing) never replaces the fleet.
+    assert group["HealthCheckType"] == "EC2" and group["HealthCheckGracePeriod"] > 0
     assert sorted(group["VPCZoneIdentifier"].split(",")) == net["subnets"]["app"]
     tg = one(elb.describe_target_groups(Names=[f"{NAME}-app"])["TargetGroups"], "target group")
     assert group["TargetGroupARNs"] == [tg["TargetGroupArn"]]
@@ -207,6 +212,12 @@ def compute(emu: Emulator, net: dict[str, Any]) -> dict[str, Any]:
     role = f"{NAME}-app"
     attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
     assert [p["PolicyName"] for p in attached] == ["AmazonSSMManagedInstanceCore"]
+    health = iam.get_role_policy(RoleName=role, PolicyName="report-own-health")["PolicyDocument"]
+    allowed = one(health["Statement"], "health policy statement")
+    assert allowed["Action"] == "autoscaling:SetInstanceHealth"
+    assert allowed["Resource"].endswith(f":autoScalingGroupName/{NAME}-app")
+    profile = iam.get_instance_profile(InstanceProfileName=role)["InstanceProfile"]
+    assert [r["RoleName"] for r in profile["Roles"]] == [role]
     policy = iam.get_role_policy(RoleName=role, PolicyName="read-db-secret")["PolicyDocument"]
     statement = one(policy["Statement"], "policy statement")
     assert sorted(statement["Action"]) == [
@@ -245,25 +256,38 @@ def monitoring(emu: Emulator) -> dict[str, Any]:
     assert (low["Threshold"], low["Period"] * low["EvaluationPeriods"]) == (30, 600)
     assert low["ComparisonOperator"] == "LessThanThreshold"
     assert sorted(high["AlarmActions"]) == sorted([out["PolicyARN"], topic])
-    assert sorted(low["AlarmActions"]) == sorted([into["PolicyARN"], topic])
-    for name in (
-        "alb-5xx",
-        "unhealthy-hosts",
-        "rds-cpu",
-        "rds-free-storage",
-        "cpu-high",
-        "cpu-low",
-    ):
+    # Item 13: cpu-low scales in and mails nobody (it flips on every idle swing).
+    assert (low["AlarmActions"], low["OKActions"]) == ([into["PolicyARN"]], [])
+    for name in ("alb-5xx", "unhealthy-hosts", "rds-cpu", "rds-free-storage", "cpu-high"):
         alarm = alarms[f"{NAME}-{name}"]
         assert topic in alarm["AlarmActions"] and alarm["OKActions"] == [topic], name
     unhealthy = alarms[f"{NAME}-unhealthy-hosts"]
     assert unhealthy["MetricName"] == "UnHealthyHostCount" and unhealthy["Threshold"] == 0
+    topic_publishers_scoped(emu, topic, NAME)
     events = emu.client("events")
     rule = events.describe_rule(Name=f"{NAME}-asg-events")
     assert "aws.autoscaling" in rule["EventPattern"] and "Launch" in rule["EventPattern"]
     targets = events.list_targets_by_rule(Rule=f"{NAME}-asg-events")["Targets"]
     assert [t["Arn"] for t in targets] == [topic]
     return {"topic": topic, "scale_out": out["PolicyARN"], "scale_in": into["PolicyARN"]}
+
+
+def topic_publishers_scoped(emu: Emulator, topic: str, name: str) -> None:
+    """Issue 15 item 13: AWS services may publish to the topic only for this account and the
+    stack's own event rule and alarms (aws:SourceAccount and aws:SourceArn conditions)."""
+    attributes = emu.client("sns").get_topic_attributes(TopicArn=topic)["Attributes"]
+    account = topic.split(":")[4]
+    services = [
+        st for st in json.loads(attributes["Policy"])["Statement"] if "Service" in st["Principal"]
+    ]
+    assert {st["Principal"]["Service"] for st in services} == {
+        "events.amazonaws.com",
+        "cloudwatch.amazonaws.com",
+    }
+    for st in services:
+        assert st["Condition"]["StringEquals"] == {"aws:SourceAccount": account}, st
+        (source,) = [v["aws:SourceArn"] for v in st["Condition"].values() if "aws:SourceArn" in v]
+        assert source.split(":")[4] == account and f":{name}-" in source, st
 
 
 def leftovers(emu: Emulator) -> list[str]:

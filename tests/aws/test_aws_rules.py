@@ -27,6 +27,19 @@ def subnets(emulator: Emulator) -> list[str]:
     ]
 
 
+def mysql_instance(rds: Any, name: str, **extra: Any) -> dict[str, Any]:
+    """A small MySQL instance on the emulator, with the given extra CreateDBInstance settings."""
+    return rds.create_db_instance(
+        DBInstanceIdentifier=name,
+        Engine="mysql",
+        DBInstanceClass="db.t4g.micro",
+        AllocatedStorage=20,
+        MasterUsername="admin",
+        MasterUserPassword="not-a-secret-1",
+        **extra,
+    )["DBInstance"]
+
+
 def test_a_protected_load_balancer_is_not_deleted(emulator: Emulator, subnets: list[str]) -> None:
     elb = emulator.client("elbv2")
     arn = elb.create_load_balancer(Name="rules-protected", Subnets=subnets)["LoadBalancers"][0][
@@ -50,15 +63,7 @@ def test_a_protected_load_balancer_is_not_deleted(emulator: Emulator, subnets: l
 
 def test_a_lower_engine_version_is_refused(emulator: Emulator) -> None:
     rds = emulator.client("rds")
-    rds.create_db_instance(
-        DBInstanceIdentifier="rules-db",
-        Engine="mysql",
-        EngineVersion="8.0.41",
-        DBInstanceClass="db.t4g.micro",
-        AllocatedStorage=20,
-        MasterUsername="admin",
-        MasterUserPassword="not-a-secret-1",
-    )
+    mysql_instance(rds, "rules-db", EngineVersion="8.0.41")
     with pytest.raises(ClientError) as refused:
         rds.modify_db_instance(DBInstanceIdentifier="rules-db", EngineVersion="8.0.40")
     assert error_of(refused) == (
@@ -108,3 +113,24 @@ def test_desired_capacity_outside_min_max_is_refused(
     assert now["AutoScalingGroups"][0]["DesiredCapacity"] == 2
     asg.delete_auto_scaling_group(**group, ForceDelete=True)
     ec2.delete_launch_template(LaunchTemplateName="rules-lt")
+
+
+def test_a_new_load_balancer_reports_every_attribute(
+    emulator: Emulator, subnets: list[str]
+) -> None:
+    elb = emulator.client("elbv2")
+    arn = elb.create_load_balancer(Name="rules-attributes", Subnets=subnets)["LoadBalancers"][0][
+        "LoadBalancerArn"
+    ]
+    attrs = elb.describe_load_balancer_attributes(LoadBalancerArn=arn)["Attributes"]
+    found = {a["Key"]: a["Value"] for a in attrs}
+    assert found["routing.http.drop_invalid_header_fields.enabled"] == "false"
+    assert (found["routing.http2.enabled"], found["idle_timeout.timeout_seconds"]) == ("true", "60")
+    elb.delete_load_balancer(LoadBalancerArn=arn)
+
+
+def test_a_gp3_instance_reports_its_baseline_throughput_and_iops(emulator: Emulator) -> None:
+    rds = emulator.client("rds")
+    db = mysql_instance(rds, "rules-gp3", StorageType="gp3")
+    assert (db["StorageThroughput"], db["Iops"]) == (125, 3000)
+    rds.delete_db_instance(DBInstanceIdentifier="rules-gp3", SkipFinalSnapshot=True)
