@@ -9,6 +9,7 @@ The tests run in file order on their own emulator and stack.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -38,18 +39,38 @@ def images(stack: Emulator) -> list[str]:
     return [i for i in ids if i != AMI][:2]
 
 
-def running(emu: Emulator) -> list[str]:
+def running(emu: Emulator, group: str = GROUP) -> list[str]:
     """The images the group's instances run, sorted."""
-    group = emu.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])
-    ids = [i["InstanceId"] for i in group["AutoScalingGroups"][0]["Instances"]]
+    found = emu.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    ids = [i["InstanceId"] for i in found["AutoScalingGroups"][0]["Instances"]]
     found = emu.client("ec2").describe_instances(InstanceIds=ids)["Reservations"]
     return sorted(i["ImageId"] for r in found for i in r["Instances"])
 
 
-def launched(emu: Emulator) -> str:
+@contextlib.contextmanager
+def once_replaced(emu: Emulator, group: str, image: str, act: Callable[[], Any]) -> Iterator[None]:
+    """Run `act` once the first instance of `group` runs `image` (the refresh is under way)."""
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(0.05):
+            if image in running(emu, group):
+                act()
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join(timeout=5)
+
+
+def launched(emu: Emulator, group: str = GROUP) -> str:
     """The image of the launch template version the group launches."""
-    group = emu.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[GROUP])
-    spec = group["AutoScalingGroups"][0]["LaunchTemplate"]
+    found = emu.client("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[group])
+    spec = found["AutoScalingGroups"][0]["LaunchTemplate"]
     assert spec["Version"].isdigit(), spec  # AWS rolls back only a numbered version
     version = emu.client("ec2").describe_launch_template_versions(
         LaunchTemplateName=spec["LaunchTemplateName"], Versions=[spec["Version"]]
@@ -62,25 +83,12 @@ def versions(emu: Emulator) -> int:
     return len(found["LaunchTemplateVersions"])
 
 
-def during_release(emu: Emulator, image: str, act: Callable[[], Any], *extra: str) -> Run:
+def during_release(emu: Emulator, image: str, act: Callable[[], Any]) -> Run:
     """release.yml of `image`; `act` runs once the first instance runs it."""
-    stop = threading.Event()
-
-    def watch() -> None:
-        while not stop.wait(0.05):
-            if image in running(emu):
-                act()
-                return
-
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
+    with once_replaced(emu, GROUP, image, act):
         return run_playbook(
-            emu, "playbooks/release.yml", "-e", f"stockroom_ami_id={image}", *WATCHED, *extra
+            emu, "playbooks/release.yml", "-e", f"stockroom_ami_id={image}", *WATCHED
         )
-    finally:
-        stop.set()
-        watcher.join(timeout=5)
 
 
 def test_site_yml_never_changes_the_running_image(stack: Emulator, images: list[str]) -> None:
