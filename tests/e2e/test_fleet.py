@@ -254,9 +254,9 @@ def test_emulator_records_the_bake(emulator_url: str) -> None:
     states = [i["State"]["Name"] for r in builders["Reservations"] for i in r["Instances"]]
     assert states and all(s == "terminated" for s in states), states
     assert not ec2.describe_key_pairs(
-        Filters=[{"Name": "key-name", "Values": ["stockroom-image-builder"]}]
+        Filters=[{"Name": "key-name", "Values": ["stockroom-local-image-builder"]}]
     )["KeyPairs"]
     sgs = ec2.describe_security_groups(
-        Filters=[{"Name": "group-name", "Values": ["stockroom-image-builder"]}]
+        Filters=[{"Name": "group-name", "Values": ["stockroom-local-image-builder"]}]
     )
     assert not sgs["SecurityGroups"]
