@@ -62,11 +62,11 @@ its requests) makes every cached page stale, so its list requests mostly build t
 its movements wait for the reads' CPU; it is the figure to expect from a busy stockroom. The p99
 tail that is left is the machine's: the raw PyMySQL get-by-id baseline, the smallest possible
 request, shows a similar p99 in the same run, and at 4 connections p99 is many times p50. A
-movement is four round trips as SQL text on a connection of its own (an UPDATE that applies the
-delta and reports the new quantity through LAST_INSERT_ID(expr); INSERT; the change counter;
-COMMIT with a redo-log flush). gunicorn runs with --reuse-port (one socket per worker; on a shared socket one
-worker took most of wrk's keep-alive connections) and 4 threads per worker (8 gave the same req/s
-with a longer tail)."""
+movement is three round trips as SQL text on a connection of its own (an UPDATE that applies the
+delta, bumps the item's change counter and reports the new quantity through LAST_INSERT_ID(expr);
+INSERT; COMMIT with a redo-log flush). gunicorn runs with --reuse-port (one socket per worker; on a
+shared socket one worker took most of wrk's keep-alive connections) and 4 threads per worker (8
+gave the same req/s with a longer tail)."""
 GET_BASE = "baseline: raw PyMySQL get row by id"
 GET = "GET /api/v1/items/{id}"
 LIST_BASE = "baseline: raw PyMySQL list page (same filter, 14 columns, jsonify)"
@@ -365,8 +365,8 @@ def report(runs: dict[str, list[dict[str, Any]]], args: Any, seed_s: float) -> N
         f"items (seeded in {seed_s:.1f} s), wrk 2 threads / 32 connections / {args.seconds} s "
         f"per run unless stated. Every scenario ran in turn for {args.rounds} rounds; each row is "
         "its median round (by req/s), the last column shows every round. Write scenarios "
-        "(movements, mixed) post +1 movements on the first hot items; after each run the movement "
-        "rows written must match the quantity added (no lost update).",
+        f"(movements, mixed) post +1 movements on items 1-{args.hot_items}; after each run the "
+        "movement rows written must match the quantity added (no lost update).",
         "",
         "Reproduce: `make bench-app` (about 10 minutes) rewrites this section; "
         "`scripts/bench-app.sh --against <checkout>` (e.g. `git worktree add /tmp/base <commit>`) "

@@ -13,6 +13,7 @@ from stockroom.errors import Conflict, InsufficientStock, NotFound
 from stockroom.models import utcnow
 from stockroom.schemas import MAX_QUANTITY
 from stockroom.services.items import iso, items_t, moves_t
+from stockroom.services.page_cache import SHARDS, changes_t
 
 
 def movement_dict(row: Row[Any]) -> dict[str, Any]:
@@ -35,8 +36,16 @@ _MOVE = (
     .values(quantity=_NEW_QTY, version=items_t.c.version + 1, updated_at=bindparam("b_now"))
 )
 # MySQL/MariaDB: LAST_INSERT_ID(expr) makes the server report the new quantity in the UPDATE's
-# OK packet (the result's lastrowid), which saves the SELECT that reads it back elsewhere.
-_MOVE_MYSQL = _MOVE.values(quantity=func.last_insert_id(_NEW_QTY))
+# OK packet (the result's lastrowid), which saves the SELECT that reads it back elsewhere. The
+# same UPDATE bumps the item's change counter (page_cache.py; the commit hook then adds none):
+# a bump of its own is one more round trip inside the item's row lock (movements/s on 50 hot
+# items 1.29x with the bump here, median of 8 alternating rounds, 2026-12-06). It reads the item
+# first (a const table), so the item row is locked before the counter, as in every writer.
+_MOVE_MYSQL = (
+    _MOVE.where(changes_t.c.shard == items_t.c.id % SHARDS)
+    .values(quantity=func.last_insert_id(_NEW_QTY))
+    .values({changes_t.c.n: changes_t.c.n + 1})
+)
 _QTY = select(items_t.c.quantity).where(items_t.c.id == bindparam("b_id"))
 _QTY_SHARED = _QTY.with_for_update(read=True)
 _INSERT = insert(moves_t).values(
@@ -54,7 +63,7 @@ def _apply(conn: Connection, params: dict[str, Any]) -> tuple[int, int]:
     """(movement id, quantity after); raises the domain error when the movement cannot apply."""
     mysql = is_mysql(conn.dialect)
     result = run(conn, _MOVE_MYSQL if mysql else _MOVE, params)
-    if result.rowcount != 1:
+    if result.rowcount != (2 if mysql else 1):  # MySQL: the item and its counter
         # Locking read: see the latest committed quantity, not an older snapshot.
         raise _refused(params, run(conn, _QTY_SHARED, params).scalar())
     # SQLite: our UPDATE holds the row until commit, so this read is our own result.

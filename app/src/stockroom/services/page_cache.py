@@ -36,8 +36,10 @@ _BUMP = _BUMP.values(n=changes_t.c.n + 1)
 CHANGES_IN_PAGE = select(func.sum(changes_t.c.n)).scalar_subquery()
 CHANGES_NOW = select(func.sum(changes_t.c.n))
 _WROTE_ITEMS = "stockroom_wrote_items"
-# Any SQL that writes to items, however it was issued (Core statement, SQL text, executemany).
+# Any SQL that writes to items, however it was issued (Core statement, SQL text, executemany),
+# except an UPDATE that bumps a counter itself (a movement on MySQL/MariaDB: movements.py).
 _WRITES_ITEMS = re.compile(r"\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+[`\"]?items\b", re.I)
+_COUNTS_ITSELF = re.compile(r"\s*UPDATE\s+items\s*,\s*item_changes\b", re.I)
 
 
 def count_item_changes(engine: Engine) -> None:
@@ -50,7 +52,7 @@ def count_item_changes(engine: Engine) -> None:
 
     @event.listens_for(engine, "before_cursor_execute")
     def _note(conn: Connection, _cursor: Any, statement: str, *_: Any) -> None:
-        if _WRITES_ITEMS.match(statement):
+        if _WRITES_ITEMS.match(statement) and not _COUNTS_ITSELF.match(statement):
             conn.info[_WROTE_ITEMS] = True
 
     @event.listens_for(engine, "commit")
