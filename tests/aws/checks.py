@@ -287,7 +287,7 @@ def topic_publishers_scoped(emu: Emulator, topic: str, name: str) -> None:
     for st in services:
         assert st["Condition"]["StringEquals"] == {"aws:SourceAccount": account}, st
         (source,) = [v["aws:SourceArn"] for v in st["Condition"].values() if "aws:SourceArn" in v]
-        assert source.split(":")[4] == account and f":{name}-" in source, st
+        assert source.split(":")[4] == account and f"{name}-" in source, st
 
 
 def leftovers(emu: Emulator) -> list[str]:
