@@ -21,6 +21,7 @@ from pathlib import Path
 import boto3
 import pytest
 import requests
+from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "roles/stockroom_app/files/stockroom_fetch_secrets.py"
@@ -79,8 +80,33 @@ def run(tmp_path: Path, env: dict[str, str], aws_env: str | None) -> subprocess.
 
 
 def read_env(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines())
-    return {k: v.strip("'") for k, v in pairs}
+    """The two values as a POSIX shell reads the file (the same quoting systemd parses)."""
+    script = '. "$1"; printf "%s\\0%s" "$STOCKROOM_DATABASE_URL" "$STOCKROOM_SECRET_KEY"'
+    out = subprocess.run(
+        ["/bin/sh", "-c", script, "sh", str(path)],
+        env={"PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        check=True,
+    ).stdout.decode()
+    url, key = out.split("\0")
+    return {"STOCKROOM_DATABASE_URL": url, "STOCKROOM_SECRET_KEY": key}
+
+
+def ssm_source(
+    moto_url: str, db: tuple[str, str], key: tuple[str, str] | None = None
+) -> dict[str, str]:
+    """Store the SSM parameters (name, value) and return the unit's environment naming them."""
+    ssm = client("ssm", moto_url)
+    env = {
+        "STOCKROOM_SECRETS_SOURCE": "ssm",
+        "STOCKROOM_AWS_REGION": REGION,
+        "STOCKROOM_AWS_ENDPOINT_URL": moto_url,
+    }
+    for var, param in (("STOCKROOM_DB_SECRET_ID", db), ("STOCKROOM_SECRET_KEY_SECRET_ID", key)):
+        if param:
+            ssm.put_parameter(Name=param[0], Value=param[1], Type="SecureString", Overwrite=True)
+            env[var] = param[0]
+    return env
 
 
 def test_rds_style_secret_named_by_user_data(tmp_path: Path, moto_url: str) -> None:
@@ -100,12 +126,14 @@ def test_rds_style_secret_named_by_user_data(tmp_path: Path, moto_url: str) -> N
     assert result.returncode == 0, result.stderr
     out = tmp_path / "run" / "secrets.env"
     assert oct(out.stat().st_mode & 0o777) == "0o640"
+    assert oct(out.parent.stat().st_mode & 0o777) == "0o750"
     values = read_env(out)
     url = "mysql+pymysql://admin:p%40ss%2Fw%3Ard%251@db.example:3306/stockroom?charset=utf8mb4"
     assert values["STOCKROOM_DATABASE_URL"] == url
     derived = hmac.new(password.encode(), b"stockroom secret key v1", hashlib.sha256).hexdigest()
     assert values["STOCKROOM_SECRET_KEY"] == derived
-    assert "STOCKROOM_ENV" not in values  # aws.env's stack name never becomes the app's mode
+    # aws.env's stack name never becomes the app's mode.
+    assert "STOCKROOM_ENV=" not in out.read_text()
     assert password not in result.stdout + result.stderr
 
 
@@ -150,3 +178,68 @@ def test_a_missing_secret_fails_without_writing(tmp_path: Path, moto_url: str) -
     assert "ResourceNotFoundException" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run" / "secrets.env").exists()
+
+
+# The attacks below are the app user's (it owned /run/stockroom, where the file used to be): plant
+# a link where root writes, or put shell in a value that root then sources.
+
+
+def test_a_planted_link_is_replaced_not_followed(tmp_path: Path, moto_url: str) -> None:
+    env = ssm_source(moto_url, ("/stockroom-test/link", "linkpw"))
+    run_dir = tmp_path / "run"
+    run_dir.mkdir(mode=0o750)
+    victims = [tmp_path / "victim-final", tmp_path / "victim-tmp"]
+    for victim in victims:
+        victim.write_text("untouched\n")
+    (run_dir / "secrets.env").symlink_to(victims[0])
+    (run_dir / "secrets.tmp").symlink_to(victims[1])  # the old code's fixed temporary name
+    result = run(tmp_path, env, None)
+    assert result.returncode == 0, result.stderr
+    assert [v.read_text() for v in victims] == ["untouched\n", "untouched\n"]
+    out = run_dir / "secrets.env"
+    assert not out.is_symlink()
+    assert "linkpw" in read_env(out)["STOCKROOM_DATABASE_URL"]
+    leftovers = {p.name for p in run_dir.iterdir()} - {"secrets.env", "secrets.tmp"}
+    assert leftovers == set()  # no temporary file left behind
+
+
+@pytest.mark.parametrize("kind", ["foreign owner", "group-writable", "symlink"])
+def test_a_directory_someone_else_controls_is_refused(
+    tmp_path: Path, moto_url: str, kind: str
+) -> None:
+    env = ssm_source(moto_url, ("/stockroom-test/dir", "dirpw"))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir(mode=0o750)
+    run_dir = tmp_path / "run"
+    if kind == "symlink":
+        run_dir.symlink_to(elsewhere)
+    else:
+        run_dir.mkdir(mode=0o750)
+        if kind == "foreign owner":
+            os.chown(run_dir, 65534, 65534)  # nobody: stands in for the app user
+        else:
+            run_dir.chmod(0o770)
+    result = run(tmp_path, env, None)
+    assert result.returncode == 1
+    assert "stockroom-fetch-secrets: not written:" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert list(elsewhere.iterdir()) == []
+    if kind != "symlink":
+        assert list(run_dir.iterdir()) == []
+
+
+def test_shell_in_a_secret_stays_data(tmp_path: Path, moto_url: str) -> None:
+    marker = tmp_path / "pwned"
+    password = f"a'b\"c$(touch {marker})`touch {marker}`\\d\nline2 $HOME"
+    key = f"k'$(touch {marker})'\"\n\\\"$PATH`id`" + "x" * 16
+    env = ssm_source(
+        moto_url, ("/stockroom-test/evil-db", password), ("/stockroom-test/evil-key", key)
+    )
+    result = run(tmp_path, env, None)
+    assert result.returncode == 0, result.stderr
+    # Sourcing it, as the old unit and config check did as root, must run nothing.
+    values = read_env(tmp_path / "run" / "secrets.env")
+    assert not marker.exists()
+    assert values["STOCKROOM_SECRET_KEY"] == key
+    url = make_url(values["STOCKROOM_DATABASE_URL"])
+    assert (url.password, url.host, url.database) == (password, "127.0.0.1", "stockroom")

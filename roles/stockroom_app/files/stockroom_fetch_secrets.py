@@ -4,9 +4,15 @@
 Installed as /usr/local/libexec/stockroom-fetch-secrets; stockroom.service runs it as root
 (ExecStartPre=+) when the secrets source is secretsmanager or ssm. Settings come from the unit's
 environment (/etc/stockroom/stockroom.env) and, when present, from /etc/stockroom/aws.env written
-by the instance's user data (region, secret id), which wins. It writes /run/stockroom/secrets.env
-(tmpfs, 0640 root:stockroom) with STOCKROOM_DATABASE_URL and STOCKROOM_SECRET_KEY: nothing secret
-ever lands on the image's disk.
+by the instance's user data (region, secret id), which wins. It writes
+/run/stockroom-secrets/secrets.env (tmpfs; directory 0750 and file 0640, both root:stockroom) with
+STOCKROOM_DATABASE_URL and STOCKROOM_SECRET_KEY: nothing secret ever lands on the image's disk.
+
+The file is for systemd's EnvironmentFile= only (systemd parses it; nothing runs it as shell). It
+lives in a directory of root's, not in the app user's /run/stockroom, and is written without
+following links: a new file under a random name (O_CREAT|O_EXCL|O_NOFOLLOW), then an atomic rename
+over the old one. Values are written in systemd's own quoting (double quotes; backslash before
+" \\ ` $), which a POSIX shell reads the same way, so no value can become a command.
 
 A Secrets Manager secret may be RDS-style JSON (username, password, host, port, dbname) or a plain
 password; an SSM parameter (SecureString) holds the plain password. Without a separate secret-key
@@ -15,23 +21,30 @@ secret, the key is derived from the database password (HMAC-SHA256), so every no
 
 from __future__ import annotations
 
+import contextlib
 import grp
 import hashlib
 import hmac
 import json
 import os
+import secrets
+import stat
 import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-import boto3  # Debian's python3-boto3, installed by the role with these sources
-
 # The unit passes these (from the role's variables); the defaults match the role's defaults.
 AWS_ENV = Path(os.environ.get("STOCKROOM_AWS_ENV_FILE", "/etc/stockroom/aws.env"))
-OUT = Path(os.environ.get("STOCKROOM_SECRETS_FILE", "/run/stockroom/secrets.env"))
+OUT = Path(os.environ.get("STOCKROOM_SECRETS_FILE", "/run/stockroom-secrets/secrets.env"))
 GROUP = os.environ.get("STOCKROOM_SECRETS_GROUP", "stockroom")
 KEY_CONTEXT = b"stockroom secret key v1"
+# Characters systemd's env-file parser (and a shell) treats specially inside double quotes.
+NEEDS_ESCAPE = '"\\`$'
+
+
+class UnsafeTarget(Exception):
+    """The secrets directory is not a plain directory of ours: writing there could be redirected."""
 
 
 def read_env_file(path: Path) -> dict[str, str]:
@@ -55,6 +68,9 @@ def load_settings() -> dict[str, str]:
 
 
 def fetch(service: str, secret_id: str, settings: dict[str, str]) -> str:
+    # Debian's python3-boto3, imported here so the writer can be used (and tested) without it.
+    import boto3  # noqa: PLC0415
+
     kwargs: dict[str, Any] = {"region_name": settings["STOCKROOM_AWS_REGION"]}
     if settings.get("STOCKROOM_AWS_ENDPOINT_URL"):
         kwargs["endpoint_url"] = settings["STOCKROOM_AWS_ENDPOINT_URL"]
@@ -81,14 +97,57 @@ def database_url(raw: str, settings: dict[str, str]) -> tuple[str, str, str]:
     return url, password, f"{user}@{host}:{port}/{name}"
 
 
-def write_secrets(url: str, secret_key: str) -> None:
-    OUT.parent.mkdir(mode=0o750, exist_ok=True)
-    tmp = OUT.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(f"STOCKROOM_DATABASE_URL='{url}'\nSTOCKROOM_SECRET_KEY='{secret_key}'\n")
-    os.chown(tmp, os.geteuid(), grp.getgrnam(GROUP).gr_gid)
-    tmp.replace(OUT)  # atomic: the service never reads half a file
+def env_line(key: str, value: str) -> str:
+    """KEY="value" as systemd writes env files itself; a newline stays literal inside the quotes."""
+    if "\0" in value:
+        raise ValueError(f"{key} contains a NUL byte, which no environment can hold")
+    escaped = "".join("\\" + c if c in NEEDS_ESCAPE else c for c in value)
+    return f'{key}="{escaped}"\n'
+
+
+def open_private_dir(path: Path, gid: int) -> int:
+    """A directory fd on path (made 0750 root:gid if missing); refuses links and others' dirs."""
+    with contextlib.suppress(FileExistsError):
+        os.mkdir(path, 0o700)
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    st = os.fstat(fd)
+    if st.st_uid != os.geteuid() or st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        os.close(fd)
+        raise UnsafeTarget(
+            f"{path} is owned by uid {st.st_uid} with mode {stat.S_IMODE(st.st_mode):04o}; "
+            f"it must be a directory of uid {os.geteuid()} that nobody else can write"
+        )
+    os.fchown(fd, -1, gid)
+    os.fchmod(fd, 0o750)
+    return fd
+
+
+def write_secrets(values: dict[str, str]) -> None:
+    body = "".join(env_line(k, v) for k, v in values.items())
+    gid = grp.getgrnam(GROUP).gr_gid
+    try:
+        dir_fd = open_private_dir(OUT.parent, gid)
+    except OSError as exc:  # ELOOP: the directory itself is a symbolic link
+        raise UnsafeTarget(f"{OUT.parent}: {exc.strerror}") from exc
+    tmp = f".{OUT.name}.{secrets.token_hex(8)}"
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+        fd = os.open(tmp, flags, 0o600, dir_fd=dir_fd)
+        try:
+            os.fchown(fd, -1, gid)
+            os.fchmod(fd, 0o640)
+            os.write(fd, body.encode())
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        # Atomic, and a link planted under the final name is replaced, never followed.
+        os.replace(tmp, OUT.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp, dir_fd=dir_fd)
+        raise
+    finally:
+        os.close(dir_fd)
 
 
 def main() -> int:
@@ -112,7 +171,11 @@ def main() -> int:
     url, password, where = database_url(raw, settings)
     if not secret_key:
         secret_key = hmac.new(password.encode(), KEY_CONTEXT, hashlib.sha256).hexdigest()
-    write_secrets(url, secret_key)
+    try:
+        write_secrets({"STOCKROOM_DATABASE_URL": url, "STOCKROOM_SECRET_KEY": secret_key})
+    except (UnsafeTarget, ValueError) as exc:
+        print(f"stockroom-fetch-secrets: not written: {exc}", file=sys.stderr)
+        return 1
     print(f"stockroom-fetch-secrets: database {where} from {service}")
     return 0
 
