@@ -2,11 +2,12 @@
 
 Every transaction that writes to ``items`` (services, CSV import, seed) bumps one of the 64
 ``item_changes`` counters as its last statement before COMMIT: count_item_changes() installs
-that on the engine, the one place every write goes through. So SUM(n) grows when such a change
-commits, on whichever node, and a rollback takes the bump back with the change. A page is stored
-with the sum that the statement building it read (one snapshot); a later request serves it only
-after reading the sum again and finding it unchanged: one tiny query instead of building the
-page, and a write is seen by the next request on every node.
+that on the engine, the one place every write goes through (a movement's UPDATE on MySQL/MariaDB
+bumps its item's counter itself, which the hook recognises: movements.py says why). So SUM(n)
+grows when such a change commits, on whichever node, and a rollback takes the bump back with the
+change. A page is stored with the sum that the statement building it read (one snapshot); a
+later request serves it only after reading the sum again and finding it unchanged: one tiny
+query instead of building the page, and a write is seen by the next request on every node.
 
 Changes made outside the app (SQL by hand) bump nothing: pages also expire after
 STOCKROOM_LIST_CACHE_SECONDS (caches.py). Triggers on items would count those too, but on
