@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
-# make test-molecule: `molecule test` for every scenario under molecule/ (podman + systemd as PID 1,
-# Debian 12 and 13 in each), one after the other; exits non-zero when any scenario fails.
+# make test-molecule: `molecule test` for every scenario under molecule/ (each directory with a
+# molecule.yml); exits non-zero when any scenario fails.
 #   MOLECULE_SCENARIOS="common node"  runs only those.
+# Two lanes side by side (the machine has 2 cores): the podman scenarios (Debian 12 and 13, systemd as
+# PID 1; they share the apt caches) one after the other, and the aws_* scenarios (each with an emulator
+# of its own on a free port, molecule/shared/aws) one after the other.
 # Base images come from scripts/base-image.sh (built once, cached in /var/cache/stockroom).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,24 +21,44 @@ for suite in bookworm trixie; do
 done
 
 mkdir -p reports/molecule
-read -r -a scenarios <<<"${MOLECULE_SCENARIOS:-common stockroom_app node}"
-failed=()
+default=$(for f in molecule/*/molecule.yml; do basename "$(dirname "$f")"; done | tr '\n' ' ')
+read -r -a scenarios <<<"${MOLECULE_SCENARIOS:-$default}"
 for scenario in "${scenarios[@]}"; do
   [ -f "molecule/$scenario/molecule.yml" ] || { echo "no scenario molecule/$scenario" >&2; exit 2; }
-  log="reports/molecule/$scenario.log"
-  start=$(date +%s)
-  echo "--- molecule test -s $scenario (log: $log)"
-  if molecule test -s "$scenario" >"$log" 2>&1; then
-    echo "    passed in $(( $(date +%s) - start )) s"
-  else
-    echo "    FAILED after $(( $(date +%s) - start )) s; the end of $log:"
-    grep -E 'fatal:|FAILED!|ERROR|msg' "$log" | tail -n 20 | sed 's/^/    /'
-    failed+=("$scenario")
-  fi
 done
+
+# One lane: its scenarios one after the other; the names of the failed ones go to reports/molecule/LANE.failed.
+lane() {
+  local name=$1 scenario log start
+  shift
+  : >"reports/molecule/$name.failed"
+  for scenario in "$@"; do
+    log="reports/molecule/$scenario.log"
+    start=$(date +%s)
+    echo "--- molecule test -s $scenario (log: $log)"
+    if molecule test -s "$scenario" >"$log" 2>&1; then
+      echo "    $scenario passed in $(( $(date +%s) - start )) s"
+    else
+      echo "    $scenario FAILED after $(( $(date +%s) - start )) s; the end of $log:"
+      grep -E 'fatal:|FAILED!|ERROR|msg' "$log" | tail -n 20 | sed 's/^/    /'
+      echo "$scenario" >>"reports/molecule/$name.failed"
+    fi
+  done
+}
+
+aws=() podman=()
+for scenario in "${scenarios[@]}"; do
+  case "$scenario" in aws_*) aws+=("$scenario") ;; *) podman+=("$scenario") ;; esac
+done
+suite_start=$(date +%s)
+lane aws ${aws[@]+"${aws[@]}"} &
+aws_lane=$!
+lane podman ${podman[@]+"${podman[@]}"}
+wait "$aws_lane"
+mapfile -t failed < <(cat reports/molecule/aws.failed reports/molecule/podman.failed)
 
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "molecule: failed scenarios: ${failed[*]}"
   exit 1
 fi
-echo "molecule: all ${#scenarios[@]} scenarios passed"
+echo "molecule: all ${#scenarios[@]} scenarios passed in $(( $(date +%s) - suite_start )) s"
