@@ -27,11 +27,14 @@ for scenario in "${scenarios[@]}"; do
   [ -f "molecule/$scenario/molecule.yml" ] || { echo "no scenario molecule/$scenario" >&2; exit 2; }
 done
 
-# One lane: its scenarios one after the other; the names of the failed ones go to reports/molecule/LANE.failed.
+# One lane: its scenarios one after the other; the names of the failed ones go to $failed_dir/LANE
+# (this run's own directory: another run's lanes must not mix into it).
+failed_dir=$(mktemp -d)
+trap 'rm -rf "$failed_dir"' EXIT
 lane() {
   local name=$1 scenario log start
   shift
-  : >"reports/molecule/$name.failed"
+  : >"$failed_dir/$name"
   for scenario in "$@"; do
     log="reports/molecule/$scenario.log"
     start=$(date +%s)
@@ -40,8 +43,8 @@ lane() {
       echo "    $scenario passed in $(( $(date +%s) - start )) s"
     else
       echo "    $scenario FAILED after $(( $(date +%s) - start )) s; the end of $log:"
-      grep -E 'fatal:|FAILED!|ERROR|msg' "$log" | tail -n 20 | sed 's/^/    /'
-      echo "$scenario" >>"reports/molecule/$name.failed"
+      grep -a -E 'fatal:|FAILED!|ERROR|msg' "$log" | tail -n 20 | sed 's/^/    /'
+      echo "$scenario" >>"$failed_dir/$name"
     fi
   done
 }
@@ -55,7 +58,7 @@ lane aws ${aws[@]+"${aws[@]}"} &
 aws_lane=$!
 lane podman ${podman[@]+"${podman[@]}"}
 wait "$aws_lane"
-mapfile -t failed < <(cat reports/molecule/aws.failed reports/molecule/podman.failed)
+mapfile -t failed < <(cat "$failed_dir/aws" "$failed_dir/podman")
 
 if [ "${#failed[@]}" -gt 0 ]; then
   echo "molecule: failed scenarios: ${failed[*]}"
