@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,6 +12,18 @@ from botocore.exceptions import ClientError
 
 _names = itertools.count()
 ACTIVE = ("Pending", "InProgress", "Cancelling", "RollbackInProgress")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _remove_groups(emulator: Emulator) -> Iterator[None]:
+    """The session's emulator is shared: the stack tests count every group in the region."""
+    yield
+    asg = emulator.client("autoscaling")
+    for group in asg.describe_auto_scaling_groups()["AutoScalingGroups"]:
+        if group["AutoScalingGroupName"].startswith("refresh-"):
+            asg.delete_auto_scaling_group(
+                AutoScalingGroupName=group["AutoScalingGroupName"], ForceDelete=True
+            )
 
 
 class Group:
