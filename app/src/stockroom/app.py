@@ -29,6 +29,7 @@ from stockroom.extensions import csrf, db
 from stockroom.health import bp as health_bp
 from stockroom.health import ready_probe
 from stockroom.node import node_ip, node_name
+from stockroom.services import stock_alerts
 from stockroom.services.page_cache import count_item_changes
 from stockroom.web import bp as web_bp
 
@@ -78,6 +79,7 @@ def create_app(
     csrf.init_app(app)
     with app.app_context():
         count_item_changes(db.engine)  # the list page cache sees every write (page_cache.py)
+        stock_alerts.init_app(app, settings, db.engine)  # low-stock events, with a topic only
         if is_mysql(db.engine.dialect):
             reader = create_reader(db.engine, app.config["SQLALCHEMY_ENGINE_OPTIONS"])
             app.extensions[READER] = reader

@@ -7,6 +7,7 @@ missing key is a configuration error (the process refuses to start with a one-li
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -53,6 +54,12 @@ class Settings:
     import_max_bytes: int = 64 * 1024 * 1024
     password_method: str = PASSWORD_METHOD
     ready_cache_seconds: float = 1.0
+    # Low-stock events (services/stock_alerts.py): none are written or published without a topic.
+    stock_topic_arn: str | None = None
+    aws_region: str | None = None
+    aws_endpoint_url: str | None = None
+    stock_poll_seconds: float = 10.0
+    stock_retry_max_seconds: float = 60.0
 
     @property
     def production(self) -> bool:
@@ -70,6 +77,20 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     if value < 0:
         raise ConfigError(f"{name} must be >= 0, got {raw!r}")
     return value
+
+
+# arn:<partition>:sns:<region>:<12-digit account>:<topic name>
+_TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}")
+
+
+def _topic_arn(env: Mapping[str, str]) -> str | None:
+    raw = env.get("STOCKROOM_STOCK_TOPIC_ARN", "").strip()
+    if raw and not _TOPIC_ARN.fullmatch(raw):
+        raise ConfigError(
+            "STOCKROOM_STOCK_TOPIC_ARN must be an SNS topic ARN"
+            f" (arn:aws:sns:<region>:<account>:<name>), got {raw!r}"
+        )
+    return raw or None
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
@@ -124,6 +145,12 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         import_max_bytes=int(_float(env, "STOCKROOM_IMPORT_MAX_BYTES", 64 * 1024 * 1024)),
         password_method=f"scrypt:{scrypt_n}:8:1",
         ready_cache_seconds=_float(env, "STOCKROOM_READY_CACHE_SECONDS", 1.0),
+        stock_topic_arn=_topic_arn(env),
+        # Default: the topic's own region; an endpoint only for an emulator.
+        aws_region=env.get("STOCKROOM_AWS_REGION") or None,
+        aws_endpoint_url=env.get("STOCKROOM_AWS_ENDPOINT_URL") or None,
+        stock_poll_seconds=_float(env, "STOCKROOM_STOCK_POLL_SECONDS", 10.0) or 10.0,
+        stock_retry_max_seconds=_float(env, "STOCKROOM_STOCK_RETRY_MAX_SECONDS", 60.0) or 60.0,
     )
 
 

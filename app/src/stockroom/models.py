@@ -131,3 +131,30 @@ class Movement(db.Model):
         # History of one item, newest first; also the recent-movements feed via the PK.
         Index("ix_movements_item_id_id", "item_id", "id"),
     )
+
+
+class StockEvent(db.Model):
+    """Outbox of low-stock events (services/stock_alerts.py): a movement that takes its item from
+    above its reorder level to at or below it writes one row in its own transaction; a publisher
+    sends it to SNS after the commit and deletes it. Only events not yet published are here."""
+
+    __tablename__ = "stock_events"
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    # The stable id consumers drop duplicates by (sent as message attribute and in the body).
+    event_id: Mapped[str] = mapped_column(String(36), unique=True)
+    # No foreign keys: the event describes the item as it was, even after the item is deleted.
+    item_id: Mapped[int] = mapped_column(BigInteger)
+    movement_id: Mapped[int] = mapped_column(BigInteger)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    location: Mapped[str] = mapped_column(String(64))
+    quantity: Mapped[int] = mapped_column(BigInteger)
+    reorder_level: Mapped[int] = mapped_column(BigInteger)
+    node: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(Stamp)
+    # Delivery: due when next_attempt_at has passed; a publisher claims a row by moving it into
+    # the future (its lease) under a claim token of its own.
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(Stamp, index=True)
+    claimed_by: Mapped[str] = mapped_column(String(36), default="")
+    last_error: Mapped[str] = mapped_column(String(500), default="")

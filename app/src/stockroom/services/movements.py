@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, bindparam, func, insert, select, update
+from sqlalchemy import Row, and_, bindparam, case, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
@@ -14,6 +14,7 @@ from stockroom.models import utcnow
 from stockroom.schemas import MAX_QUANTITY
 from stockroom.services.items import iso, items_t, moves_t
 from stockroom.services.page_cache import SHARDS, changes_t
+from stockroom.services.stock_alerts import OUTBOX_INSERT, Publisher, publisher
 
 
 def movement_dict(row: Row[Any]) -> dict[str, Any]:
@@ -41,13 +42,22 @@ _MOVE = (
 # a bump of its own is one more round trip inside the item's row lock (movements/s on 50 hot
 # items 1.29x with the bump here, median of 8 alternating rounds, 2026-12-06). It reads the item
 # first (a const table), so the item row is locked before the counter, as in every writer.
+# The reported value is 2 x the new quantity + 1 when this movement takes the item from above its
+# reorder level to at or below it (a low-stock event, services/stock_alerts.py), else + 0: the
+# crossing is found by the statement that changes the quantity, at no extra round trip. Inside
+# the one assignment, quantity and reorder_level are the values before this UPDATE.
+_LEVEL = items_t.c.reorder_level
+_CROSSES = and_(items_t.c.quantity > _LEVEL, _LEVEL >= _NEW_QTY)
 _MOVE_MYSQL = (
     _MOVE.where(changes_t.c.shard == items_t.c.id % SHARDS)
-    .values(quantity=func.last_insert_id(_NEW_QTY))
+    .values(quantity=func.last_insert_id(_NEW_QTY * 2 + case((_CROSSES, 1), else_=0)).op("DIV")(2))
     .values({changes_t.c.n: changes_t.c.n + 1})
 )
 _QTY = select(items_t.c.quantity).where(items_t.c.id == bindparam("b_id"))
 _QTY_SHARED = _QTY.with_for_update(read=True)
+_QTY_LEVEL = select(items_t.c.quantity, items_t.c.reorder_level).where(
+    items_t.c.id == bindparam("b_id")
+)
 _INSERT = insert(moves_t).values(
     item_id=bindparam("b_id"),
     delta=bindparam("b_delta"),
@@ -59,17 +69,27 @@ _INSERT = insert(moves_t).values(
 )
 
 
-def _apply(conn: Connection, params: dict[str, Any]) -> tuple[int, int]:
-    """(movement id, quantity after); raises the domain error when the movement cannot apply."""
+def _apply(
+    conn: Connection, params: dict[str, Any], alerts: Publisher | None
+) -> tuple[int, int, bool]:
+    """(movement id, quantity after, low-stock event written); raises the domain error when the
+    movement cannot apply."""
     mysql = is_mysql(conn.dialect)
     result = run(conn, _MOVE_MYSQL if mysql else _MOVE, params)
     if result.rowcount != (2 if mysql else 1):  # MySQL: the item and its counter
         # Locking read: see the latest committed quantity, not an older snapshot.
         raise _refused(params, run(conn, _QTY_SHARED, params).scalar())
-    # SQLite: our UPDATE holds the row until commit, so this read is our own result.
-    after = result.lastrowid if mysql else run(conn, _QTY, params).scalar_one()
-    move = run(conn, _INSERT, params | {"m_after": after})
-    return int(move.lastrowid), int(after)
+    if mysql:
+        after, crossed = divmod(int(result.lastrowid), 2)
+    else:  # our UPDATE holds the row until commit, so this read is our own result
+        after, level = run(conn, _QTY_LEVEL, params).one()
+        crossed = after <= level < after - params["b_delta"]
+    move_id = int(run(conn, _INSERT, params | {"m_after": after}).lastrowid)
+    if not crossed or alerts is None:
+        return move_id, int(after), False
+    # Only on a crossing, and only with a topic: one more statement, the outbox row.
+    run(conn, OUTBOX_INSERT, alerts.outbox_params(params, move_id))
+    return move_id, int(after), True
 
 
 def _refused(params: dict[str, Any], on_hand: int | None) -> Exception:
@@ -102,8 +122,11 @@ def record_movement(
     now = utcnow()
     params = {"b_id": item_id, "b_delta": delta, "b_now": now}
     params |= {"m_reason": reason, "m_note": note, "m_user": username}
+    alerts = publisher()  # None without a topic: no event is written
     with session.get_bind().begin() as conn:  # commits, or rolls back on any error
-        move_id, after = _apply(conn, params)
+        move_id, after, event = _apply(conn, params, alerts)
+    if event and alerts is not None:
+        alerts.kick()  # publish after the commit, off the request
     # Everything is known here; reading the row back would cost another round trip.
     return {
         "id": move_id,
