@@ -225,7 +225,19 @@ def compute(emu: Emulator, net: dict[str, Any]) -> dict[str, Any]:
         "secretsmanager:GetSecretValue",
     ]
     assert statement["Resource"].endswith(f":secret:{NAME}/db-master-??????")
+    # Issue 17: the app may publish its low-stock events to the stock topic and to nothing else,
+    # and the user data hands the topic's ARN to the app.
+    stock = iam.get_role_policy(RoleName=role, PolicyName="publish-stock-events")["PolicyDocument"]
+    allowed = one(stock["Statement"], "stock policy statement")
+    assert allowed["Action"] == "sns:Publish" and allowed["Resource"] == stock_topic_arn(emu)
+    assert f"Environment=STOCKROOM_STOCK_TOPIC_ARN={stock_topic_arn(emu)}\n" in user_data
     return {"asg": group["AutoScalingGroupName"], "tg": tg["TargetGroupArn"]}
+
+
+def stock_topic_arn(emu: Emulator) -> str:
+    """The ARN the stack's low-stock topic has (or will have: compute runs before monitoring)."""
+    account = emu.client("sts").get_caller_identity()["Account"]
+    return f"arn:aws:sns:{emu.region}:{account}:{NAME}-stock"
 
 
 def alerts_topic(emu: Emulator) -> str:
@@ -264,6 +276,12 @@ def monitoring(emu: Emulator) -> dict[str, Any]:
     unhealthy = alarms[f"{NAME}-unhealthy-hosts"]
     assert unhealthy["MetricName"] == "UnHealthyHostCount" and unhealthy["Threshold"] == 0
     topic_publishers_scoped(emu, topic, NAME)
+    # Issue 17: the low-stock topic, with the warehouse mailbox subscribed (pending confirmation).
+    stock = stock_topic_arn(emu)
+    subs = sns.list_subscriptions_by_topic(TopicArn=stock)["Subscriptions"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subs] == [("email", "warehouse@example.com")]
+    tags = {t["Key"]: t["Value"] for t in sns.list_tags_for_resource(ResourceArn=stock)["Tags"]}
+    assert tags.get("Project") == "stockroom"
     events = emu.client("events")
     rule = events.describe_rule(Name=f"{NAME}-asg-events")
     assert "aws.autoscaling" in rule["EventPattern"] and "Launch" in rule["EventPattern"]

@@ -370,7 +370,7 @@ def test_a_run_killed_half_way_converges_without_duplicates(emulator: Emulator) 
         "secrets": 1,
         "load_balancers": 1,
         "asgs": 1,
-        "topics": 1,
+        "topics": 2,  # alerts and low stock
     }
     assert checks.counts(emulator) == expected
     checks.network(emulator)
