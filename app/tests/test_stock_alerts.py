@@ -201,7 +201,7 @@ def test_concurrent_ships_that_cross_once_publish_one_message(
 
 
 def test_message_written_while_sns_is_down_arrives_when_it_is_back(
-    outbox_app: Any, tokens: dict[str, str], client: Any, subscriber: Subscriber, moto_url: str
+    outbox_app: Any, tokens: dict[str, str], subscriber: Subscriber, moto_url: str
 ) -> None:
     proxy = TcpProxy(("127.0.0.1", int(moto_url.rsplit(":", 1)[1])))
     try:

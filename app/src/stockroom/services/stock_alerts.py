@@ -33,9 +33,10 @@ from typing import Any
 from flask import Flask, current_app, has_app_context
 from sqlalchemy import bindparam, delete, func, insert, literal_column, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 from stockroom.config import Settings
-from stockroom.db import run
+from stockroom.db import LOCK_CODES, mysql_code, run
 from stockroom.models import StockEvent, utcnow
 from stockroom.services.items import iso, items_t
 
@@ -121,7 +122,8 @@ def message(row: Any) -> dict[str, Any]:
 
 def mail_subject(text: str) -> str:
     """What SNS accepts as a Subject: ASCII, no control characters, under 100 characters."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "replace").decode()
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    ascii_text = plain.encode("ascii", "replace").decode()
     clean = re.sub(r"\s+", " ", re.sub(r"[\x00-\x1f\x7f]", " ", ascii_text)).strip()
     return clean if len(clean) < 100 else clean[:96] + "..."
 
@@ -210,10 +212,15 @@ class Publisher:
     def _publish_batch(self) -> bool:
         """Claim, publish and delete up to BATCH due events; False if none was due or SNS failed."""
         token, now = uuid.uuid4().hex, utcnow()
-        with self.engine.begin() as conn:
-            claim = {"c_token": token, "c_now": now, "c_until": now + LEASE}
-            if run(conn, _CLAIM, claim).rowcount == 0:
-                return False
+        claim = {"c_token": token, "c_now": now, "c_until": now + LEASE}
+        try:
+            with self.engine.begin() as conn:
+                if run(conn, _CLAIM, claim).rowcount == 0:
+                    return False
+        except OperationalError as exc:
+            if mysql_code(exc) in LOCK_CODES:  # two nodes' claims crossed: claim again
+                return True
+            raise
         with self.engine.connect() as conn:
             rows = conn.execute(_CLAIMED.order_by(events_t.c.id), {"c_token": token}).all()
         for row in rows:
