@@ -11,7 +11,7 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError
 from werkzeug.exceptions import HTTPException
 
-from stockroom import __version__, caches, security
+from stockroom import __version__, caches, request_log, security
 from stockroom.api import bp as api_bp
 from stockroom.config import flask_config, load_settings
 from stockroom.db import (
@@ -71,6 +71,7 @@ def create_app(
     app.config["NODE_NAME"] = node_name(settings.node_name)
     app.config["NODE_IP"] = node_ip(settings.node_ip)
     app.config["VERSION"] = __version__
+    request_log.init_app(app)  # first: times every request, whatever answers it
 
     caches.init_app(app, settings)
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep field order, skip sorting
