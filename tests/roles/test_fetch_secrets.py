@@ -11,55 +11,23 @@ import hashlib
 import hmac
 import json
 import os
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-import requests
+from moto_emulator import REGION, client, moto_server
 from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "roles/stockroom_app/files/stockroom_fetch_secrets.py"
-REGION = "eu-west-1"
 
 
 @pytest.fixture(scope="module")
 def moto_url() -> Iterator[str]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    proc = subprocess.Popen(
-        [str(ROOT / ".venv/bin/moto_server"), "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                requests.get(f"{url}/moto-api/", timeout=1)
-                break
-            except requests.ConnectionError:
-                time.sleep(0.1)
+    with moto_server() as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
-
-
-def client(service: str, url: str) -> boto3.client:
-    return boto3.client(
-        service,
-        region_name=REGION,
-        endpoint_url=url,
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
 
 
 def run(tmp_path: Path, env: dict[str, str], aws_env: str | None) -> subprocess.CompletedProcess:

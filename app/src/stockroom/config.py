@@ -54,6 +54,9 @@ class Settings:
     import_max_bytes: int = 64 * 1024 * 1024
     password_method: str = PASSWORD_METHOD
     ready_cache_seconds: float = 1.0
+    # PEM bundle of the CAs that may sign the database server's certificate (RDS's bundle on
+    # AWS): when set, every connection is TLS, verified, and the certificate must name the host.
+    database_ca: str | None = None
     # Low-stock events (services/stock_alerts.py): none are written or published without a topic.
     stock_topic_arn: str | None = None
     aws_region: str | None = None
@@ -120,6 +123,9 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             f"STOCKROOM_PASSWORD_SCRYPT_N must be a power of two >= {SCRYPT_MIN_N}"
             " (lower only when STOCKROOM_ENV=testing)"
         )
+    database_ca = env.get("STOCKROOM_DATABASE_CA", "").strip() or None
+    if database_ca is not None and not Path(database_ca).is_file():
+        raise ConfigError(f"STOCKROOM_DATABASE_CA names {database_ca!r}, which is not a file")
     return Settings(
         env=mode,
         database_url=url,
@@ -145,6 +151,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         import_max_bytes=int(_float(env, "STOCKROOM_IMPORT_MAX_BYTES", 64 * 1024 * 1024)),
         password_method=f"scrypt:{scrypt_n}:8:1",
         ready_cache_seconds=_float(env, "STOCKROOM_READY_CACHE_SECONDS", 1.0),
+        database_ca=database_ca,
         stock_topic_arn=_topic_arn(env),
         # Default: the topic's own region; an endpoint only for an emulator.
         aws_region=env.get("STOCKROOM_AWS_REGION") or None,
@@ -152,6 +159,15 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         stock_poll_seconds=_float(env, "STOCKROOM_STOCK_POLL_SECONDS", 10.0) or 10.0,
         stock_retry_max_seconds=_float(env, "STOCKROOM_STOCK_RETRY_MAX_SECONDS", 60.0) or 60.0,
     )
+
+
+def tls_connect_args(ca_file: str | None) -> dict[str, Any]:
+    """PyMySQL's arguments for TLS that verifies the server: its certificate must chain to a CA in
+    ca_file and name the host connected to. None: PyMySQL's default (TLS if the server offers it,
+    unverified), which is what the local fleet uses over loopback."""
+    if ca_file is None:
+        return {}
+    return {"ssl_ca": ca_file, "ssl_verify_cert": True, "ssl_verify_identity": True}
 
 
 def flask_config(settings: Settings, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -177,6 +193,7 @@ def flask_config(settings: Settings, overrides: Mapping[str, Any] | None = None)
                 # GET /items has the database join a page's JSON objects into one text (MySQL's
                 # default limit, 1024 bytes, would cut it short).
                 "init_command": f"SET SESSION group_concat_max_len = {GROUP_CONCAT_MAX_LEN}",
+                **tls_connect_args(settings.database_ca),
             },
         )
     cfg: dict[str, Any] = {
