@@ -6,7 +6,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup demo demo-down test lint test-smoke test-app test-molecule test-aws test-e2e bench-app drill clean
+.PHONY: help setup demo demo-down test lint test-smoke test-app test-molecule test-aws test-e2e bench-app drill images clean
 
 help: ## list every target with what it does
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ bench-app: setup ## gunicorn + MariaDB benchmark vs a raw PyMySQL baseline
 
 drill: setup ## scaling drill on the emulator (simulated trigger)
 	@scripts/drill.sh
+
+images: setup ## the project's AMIs, newest first, current/previous marked (ARGS='-i inventory/local' for the emulator)
+	@ansible-playbook playbooks/images.yml $(ARGS)
 
 clean: ## remove caches (not .venv)
 	rm -rf .run .pytest_cache .ruff_cache reports

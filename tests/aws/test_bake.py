@@ -1,5 +1,6 @@
-"""The image bake's parts on the emulator (issue 15 items 3, 11 and 14): the builder's subnet and
-name, what the image leaves out, and how many images a bake keeps.
+"""The image bake's parts on the emulator (issue 15 items 3, 11 and 14, issue 20 item 3): the
+builder's subnet and name, what the image leaves out, how many images a bake keeps, the AMI
+remembered in SSM, the list of AMIs, and the architecture rule.
 
 Each part runs as the bake runs it (the role's own task file, through ansible-playbook) on its own
 emulator; the image's clean-up runs in a real container of the project's base image.
@@ -15,9 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from awsstack import AMI, ROOT, Emulator, Run, emulator_server, playbook_env
+from awsstack import AMI, ROOT, Emulator, Run, emulator_server, playbook_env, run_playbook
 
 PODMAN_ENV = {"CONTAINERS_CONF": str(ROOT / "molecule/containers.conf")}
+PREFIX = "/stockroom-local/ami"
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +130,12 @@ def test_a_bake_keeps_the_newest_images_and_those_templates_name(
         i["ImageId"]: [m["Ebs"]["SnapshotId"] for m in i["BlockDeviceMappings"] if "Ebs" in m]
         for i in ec2.describe_images(ImageIds=made)["Images"]
     }
-    run = run_tasks(emu, tmp_path, "retention", "-e", "image_bake_keep=5")
+    # ... and one is what this environment's AMI parameter names (previous: the rollback target).
+    emu.client("ssm").put_parameter(
+        Name="/stockroom-local/ami/previous", Value=made[2], Type="String", Overwrite=True
+    )
+    run = run_tasks(emu, tmp_path, "retention", "-e", "image_bake_keep=4")
+    emu.client("ssm").delete_parameter(Name="/stockroom-local/ami/previous")
     assert run.rc == 0, run.output[-3000:]
     left = {i["ImageId"] for i in ec2.describe_images(Owners=["self"])["Images"]} & set(made)
     assert left == {made[0], *made[2:]}
@@ -228,3 +235,104 @@ def test_the_aws_bake_installs_the_ssm_agent_and_asserts_it_before_the_ami() -> 
     assert defaults["image_bake_ssm_agent_url"].startswith(
         "https://s3.{{ aws_region }}.amazonaws.com/amazon-ssm-{{ aws_region }}/latest/debian_"
     )
+
+
+def parameters(emu: Emulator) -> dict[str, str]:
+    found = emu.client("ssm").get_parameters_by_path(Path=PREFIX)["Parameters"]
+    return {p["Name"].rsplit("/", 1)[1]: p["Value"] for p in found}
+
+
+def test_each_bake_remembers_its_ami_and_keeps_the_one_before(
+    emu: Emulator, tmp_path: Path
+) -> None:
+    """remember.yml (finish.yml runs it after tagging the AMI): current, the one before previous."""
+    first = run_tasks(emu, tmp_path, "remember", "-e", "image_bake_ami_id=ami-0000000000000001a")
+    assert first.rc == 0, first.output[-3000:]
+    assert parameters(emu) == {"current": "ami-0000000000000001a"}
+    second = run_tasks(emu, tmp_path, "remember", "-e", "image_bake_ami_id=ami-0000000000000002b")
+    assert second.rc == 0, second.output[-3000:]
+    assert parameters(emu) == {
+        "current": "ami-0000000000000002b",
+        "previous": "ami-0000000000000001a",
+    }
+    assert "/stockroom-local/ami/previous=ami-0000000000000001a" in second.output
+    again = run_tasks(emu, tmp_path, "remember", "-e", "image_bake_ami_id=ami-0000000000000002b")
+    assert (again.rc, again.recap["changed"]) == (0, 0), again.output[-3000:]
+    tags = emu.client("ssm").list_tags_for_resource(
+        ResourceType="Parameter", ResourceId="/stockroom-local/ami/current"
+    )["TagList"]
+    assert {t["Key"]: t["Value"] for t in tags} == {"Project": "stockroom", "Environment": "local"}
+    ssm = emu.client("ssm")
+    ssm.delete_parameters(Names=[f"{PREFIX}/current", f"{PREFIX}/previous"])
+
+
+def test_the_list_of_amis_marks_current_and_previous(emu: Emulator) -> None:
+    ec2, ssm = emu.client("ec2"), emu.client("ssm")
+    instance = ec2.run_instances(ImageId=AMI, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    made = []
+    for n in range(3):
+        image = ec2.create_image(InstanceId=instance, Name=f"stockroom-9.9-list{n}")["ImageId"]
+        ec2.create_tags(
+            Resources=[image],
+            Tags=[{"Key": "Project", "Value": "stockroom"}, {"Key": "Version", "Value": "9.9"}],
+        )
+        made.append(image)
+        time.sleep(1.1)
+    ssm.put_parameter(Name="/stockroom-local/ami/current", Value=made[2], Type="String")
+    ssm.put_parameter(Name="/stockroom-local/ami/previous", Value=made[1], Type="String")
+    try:
+        run = run_playbook(emu, "playbooks/images.yml")
+    finally:
+        ssm.delete_parameters(Names=[f"{PREFIX}/current", f"{PREFIX}/previous"])
+    assert run.rc == 0, run.output[-3000:]
+    listed = [line.strip() for line in run.output.splitlines() if '"ami-' in line]
+    lines = {line.split()[0].strip('"'): line for line in listed}
+    assert lines[made[2]].rstrip('",').endswith("<- current"), lines
+    assert lines[made[1]].rstrip('",').endswith("<- previous"), lines
+    assert "<-" not in lines[made[0]] and "stockroom-9.9-list0" in lines[made[0]]
+    assert "version=9.9" in lines[made[0]]
+    order = [line.split()[0].strip('"') for line in listed]
+    assert [i for i in order if i in made] == made[::-1]  # newest first
+
+
+ARM = ("-e", "image_bake_architecture=arm64")
+REFUSED_T3 = (
+    "image_bake_instance_type=t3.small is an x86_64 instance type,"
+    " but image_bake_architecture is arm64"
+)
+REFUSED_M7G = (
+    "aws_compute_instance_type=m7g.large is an arm64 instance type,"
+    " but image_bake_architecture is x86_64"
+)
+
+
+@pytest.mark.parametrize(
+    ("extra", "refused"),
+    [
+        (ARM, None),  # the t4g.small builder
+        ((*ARM, "-e", "image_bake_instance_type=t3.small"), REFUSED_T3),
+        (("-e", "aws_compute_instance_type=m7g.large"), REFUSED_M7G),
+        ((*ARM, "-e", "aws_compute_instance_type=c7g.large"), None),
+        (
+            ("-e", "image_bake_architecture=aarch64"),
+            "image_bake_architecture must be x86_64 or arm64",
+        ),
+    ],
+)
+def test_the_architecture_refuses_an_instance_type_of_the_other_family(
+    emu: Emulator, tmp_path: Path, extra: tuple[str, ...], refused: str | None
+) -> None:
+    run = run_tasks(emu, tmp_path, "validate", "-e", f"image_bake_app_dir={ROOT / 'app'}", *extra)
+    if refused is None:
+        assert run.rc == 0, run.output[-3000:]
+    else:
+        assert run.rc != 0 and refused in " ".join(run.output.split()), run.output[-3000:]
+
+
+def test_the_source_ami_follows_the_architecture() -> None:
+    defaults = yaml.safe_load((ROOT / "roles/image_bake/defaults/main.yml").read_text())
+    assert defaults["image_bake_architecture"] == "x86_64"
+    assert "arm64" in defaults["image_bake_source_ami_name_pattern"]
+    assert "amd64" in defaults["image_bake_source_ami_name_pattern"]
+    builder = (ROOT / "roles/image_bake/tasks/builder.yml").read_text()
+    assert "{'architecture': image_bake_architecture}" in builder
