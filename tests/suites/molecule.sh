@@ -2,9 +2,10 @@
 # make test-molecule: `molecule test` for every scenario under molecule/ (each directory with a
 # molecule.yml); exits non-zero when any scenario fails.
 #   MOLECULE_SCENARIOS="common node"  runs only those.
-# Two lanes side by side (the machine has 2 cores): the podman scenarios (Debian 12 and 13, systemd as
-# PID 1; they share the apt caches) one after the other, and the aws_* scenarios (each with an emulator
-# of its own on a free port, molecule/shared/aws) one after the other.
+# Two lanes side by side (the machine has 2 cores), each running its scenarios one after the other: the
+# node scenarios (Debian 12 and 13, systemd as PID 1; they share the apt caches) and local_fleet, and the
+# emulator scenarios (image_bake, aws_*: each with an emulator of its own on a free port, molecule/shared/aws)
+# and release. The fleet scenarios have names, ports and databases of their own, so they may overlap.
 # Base images come from scripts/base-image.sh (built once, cached in /var/cache/stockroom).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -49,9 +50,19 @@ lane() {
   done
 }
 
+# Lane "aws": image_bake first (its verified image is the cache the fleet scenarios start from,
+# molecule/shared/fleet/baked-image.sh), the aws_* scenarios, then release. Lane "podman": the node
+# scenarios, then local_fleet (by then image_bake has long finished; were it still baking, the cache's
+# lock makes local_fleet wait for it instead of baking the same image twice).
 aws=() podman=()
 for scenario in "${scenarios[@]}"; do
-  case "$scenario" in aws_*) aws+=("$scenario") ;; *) podman+=("$scenario") ;; esac
+  [ "$scenario" = image_bake ] && aws+=("$scenario")
+done
+for scenario in "${scenarios[@]}"; do
+  case "$scenario" in aws_*) aws+=("$scenario") ;; image_bake | release) ;; *) podman+=("$scenario") ;; esac
+done
+for scenario in "${scenarios[@]}"; do
+  [ "$scenario" = release ] && aws+=("$scenario")
 done
 suite_start=$(date +%s)
 lane aws ${aws[@]+"${aws[@]}"} &
