@@ -144,6 +144,37 @@ def database(emu: Emulator, net: dict[str, Any]) -> None:
     sm = emu.client("secretsmanager")
     secret = sm.describe_secret(SecretId=f"{NAME}/db-master")
     assert_tagged(secret, "secret")
+    # Issue 16 item 12: the app's own database users and secret key, each its own secret.
+    for name, value in own_secrets(emu).items():
+        assert_tagged(sm.describe_secret(SecretId=name), name)
+        if name.endswith("/app-secret-key"):
+            assert len(value) == 64 and int(value, 16) >= 0, "the secret key is 64 hex digits"
+        elif name.endswith("/first-admin"):  # issue 20 item 2
+            assert len(value) == 24 and value.isalnum(), "the first admin's password"
+        else:
+            doc = json.loads(value)
+            assert set(doc) == {"username", "password"} and len(doc["password"]) == 32, name
+    users = [json.loads(v)["username"] for n, v in own_secrets(emu).items() if "/db-" in n]
+    assert sorted(users) == ["stockroom_app", "stockroom_migrate"]
+    assert secret_value(emu)["username"] not in users, "the app never uses the master user"
+    # Item 13: the instance runs with a parameter group that requires TLS.
+    groups = [g["DBParameterGroupName"] for g in db["DBParameterGroups"]]
+    assert groups == [f"{NAME}-db-mysql8-4"], groups
+    params = rds.describe_db_parameters(DBParameterGroupName=groups[0])["Parameters"]
+    tls = one([p for p in params if p["ParameterName"] == "require_secure_transport"], "param")
+    assert tls["ParameterValue"] == "1", tls
+
+
+OWN_SECRETS = ("db-app", "db-migrate", "app-secret-key", "first-admin")
+
+
+def own_secrets(emu: Emulator) -> dict[str, str]:
+    """The app's own secrets (name -> value) besides the master one."""
+    sm = emu.client("secretsmanager")
+    return {
+        f"{NAME}/{s}": sm.get_secret_value(SecretId=f"{NAME}/{s}")["SecretString"]
+        for s in OWN_SECRETS
+    }
 
 
 def secret_value(emu: Emulator) -> dict[str, Any]:
@@ -183,7 +214,9 @@ def compute(emu: Emulator, net: dict[str, Any]) -> dict[str, Any]:
     # Issue 15 item 9: 1-minute metrics, as the 60-s CPU alarms need.
     assert spec["Monitoring"] == {"Enabled": True}
     # Item 5: the node's liveness check (/healthz, no database) is what reports a dead app.
-    assert "127.0.0.1:8000/healthz" in user_data and "set_instance_health" in user_data
+    # The image's liveness timer (role stockroom_app) is switched to marking the instance unhealthy.
+    assert "STOCKROOM_LIVENESS_URL=http://127.0.0.1:8000/healthz" in user_data
+    assert "STOCKROOM_LIVENESS_ACTION=asg" in user_data
 
     group = one(
         asg_api.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{NAME}-app"])[
@@ -224,7 +257,12 @@ def compute(emu: Emulator, net: dict[str, Any]) -> dict[str, Any]:
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
     ]
-    assert statement["Resource"].endswith(f":secret:{NAME}/db-master-??????")
+    # Exactly the node's five secrets (issue 16 item 12, issue 20 item 2), each by name plus AWS's
+    # random suffix.
+    resources = sorted(r.split(":secret:")[1] for r in statement["Resource"])
+    names = ["db-master", *OWN_SECRETS]
+    assert resources == sorted(f"{NAME}/{s}-??????" for s in names), resources
+    assert all(r.startswith("arn:aws:secretsmanager:") for r in statement["Resource"])
     # Issue 17: the app may publish its low-stock events to the stock topic and to nothing else,
     # and the user data hands the topic's ARN to the app.
     stock = iam.get_role_policy(RoleName=role, PolicyName="publish-stock-events")["PolicyDocument"]
@@ -340,6 +378,11 @@ def leftovers(emu: Emulator) -> list[str]:
         for g in emu.client("rds").describe_db_subnet_groups()["DBSubnetGroups"]
     ]
     found += [s["Name"] for s in emu.client("secretsmanager").list_secrets()["SecretList"]]
+    found += [
+        g["DBParameterGroupName"]
+        for g in emu.client("rds").describe_db_parameter_groups()["DBParameterGroups"]
+        if g["DBParameterGroupName"].startswith(NAME)
+    ]
     elb = emu.client("elbv2")
     found += [lb["LoadBalancerName"] for lb in elb.describe_load_balancers()["LoadBalancers"]]
     found += [tg["TargetGroupName"] for tg in elb.describe_target_groups()["TargetGroups"]]
@@ -355,6 +398,12 @@ def leftovers(emu: Emulator) -> list[str]:
         ]
     ]
     found += [r["Name"] for r in emu.client("events").list_rules(NamePrefix=NAME)["Rules"]]
+    cw = emu.client("cloudwatch")
+    found += [d["DashboardName"] for d in cw.list_dashboards()["DashboardEntries"]]
+    found += [
+        g["logGroupName"]
+        for g in emu.client("logs").describe_log_groups(logGroupNamePrefix=f"/{NAME}/")["logGroups"]
+    ]
     iam = emu.client("iam")
     found += [r["RoleName"] for r in iam.list_roles()["Roles"] if r["RoleName"].startswith(NAME)]
     found += [
@@ -409,3 +458,169 @@ def counts(emu: Emulator) -> dict[str, int]:
         "asgs": len(emu.client("autoscaling").describe_auto_scaling_groups()["AutoScalingGroups"]),
         "topics": len(emu.client("sns").list_topics()["Topics"]),
     }
+
+
+# Issue 17: the dashboard, the log groups, the 5xx metric filter and its alarm, the instance role's
+# write access to the groups and the agent configuration in the user data.
+DASHBOARD_METRICS = {
+    "AWS/ApplicationELB": {
+        "RequestCount",
+        "HTTPCode_Target_4XX_Count",
+        "HTTPCode_Target_5XX_Count",
+        "HTTPCode_ELB_4XX_Count",
+        "HTTPCode_ELB_5XX_Count",
+        "TargetResponseTime",
+        "HealthyHostCount",
+        "UnHealthyHostCount",
+    },
+    "AWS/AutoScaling": {"GroupDesiredCapacity", "GroupInServiceInstances"},
+    "AWS/EC2": {"CPUUtilization"},
+    "AWS/RDS": {
+        "CPUUtilization",
+        "DatabaseConnections",
+        "FreeStorageSpace",
+        "ReadLatency",
+        "WriteLatency",
+    },
+    f"Stockroom/{NAME}": {"App5xxCount"},
+}
+LOG_GROUPS = {"app": f"/{NAME}/app", "system": f"/{NAME}/system"}
+APP_5XX_PATTERN = "{ $.status >= 500 }"
+
+
+def dashboard_metrics(body: dict[str, Any]) -> list[tuple[str, str, dict[str, str], str]]:
+    """(namespace, metric, dimensions, stat) of every metric line of the dashboard."""
+    out = []
+    for widget in body["widgets"]:
+        for line in widget["properties"].get("metrics", []):
+            options = line[-1] if isinstance(line[-1], dict) else {}
+            plain = [x for x in line if not isinstance(x, dict)]
+            dims = dict(zip(plain[2::2], plain[3::2], strict=True))
+            stat = options.get("stat", widget["properties"].get("stat", ""))
+            out.append((plain[0], plain[1], dims, stat))
+    return out
+
+
+def dashboard(emu: Emulator) -> dict[str, Any]:
+    """The dashboard <name>: every widget issue 17 asks for, on this stack's resources."""
+    cw, elb = emu.client("cloudwatch"), emu.client("elbv2")
+    body = json.loads(cw.get_dashboard(DashboardName=NAME)["DashboardBody"])
+    lb = one(elb.describe_load_balancers(Names=[NAME])["LoadBalancers"], "load balancer")
+    tg = one(elb.describe_target_groups(Names=[f"{NAME}-app"])["TargetGroups"], "target group")
+    lb_dim = lb["LoadBalancerArn"].split(":loadbalancer/")[1]
+    tg_dim = tg["TargetGroupArn"].split(":")[-1]
+    metrics = dashboard_metrics(body)
+    found: dict[str, set[str]] = {}
+    for namespace, metric, dims, _stat in metrics:
+        found.setdefault(namespace, set()).add(metric)
+        if namespace == "AWS/ApplicationELB":
+            assert dims["LoadBalancer"] == lb_dim, (metric, dims)
+            if "Host" in metric:
+                assert dims["TargetGroup"] == tg_dim, (metric, dims)
+        if namespace in ("AWS/AutoScaling", "AWS/EC2"):
+            assert dims == {"AutoScalingGroupName": f"{NAME}-app"}, (metric, dims)
+        if namespace == "AWS/RDS":
+            assert dims == {"DBInstanceIdentifier": f"{NAME}-db"}, (metric, dims)
+    assert found == DASHBOARD_METRICS, found
+    response = {s for _n, m, _d, s in metrics if m == "TargetResponseTime"}
+    assert response == {"p50", "p99"}
+    cpu = next(
+        w
+        for w in body["widgets"]
+        if any(line[1] == "CPUUtilization" for line in w["properties"].get("metrics", []))
+        and w["properties"]["metrics"][0][0] == "AWS/EC2"
+    )
+    assert [a["value"] for a in cpu["properties"]["annotations"]["horizontal"]] == [70]
+    (alarm_widget,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    alarms = alarm_widget["properties"]["alarms"]
+    names = [a.split(":alarm:")[1] for a in alarms]
+    assert set(names) == {
+        f"{NAME}-{n}"
+        for n in (
+            "cpu-high",
+            "cpu-low",
+            "alb-5xx",
+            "unhealthy-hosts",
+            "app-5xx",
+            "rds-cpu",
+            "rds-free-storage",
+        )
+    }
+    existing = cw.describe_alarms(AlarmNames=names)["MetricAlarms"]
+    assert sorted(a["AlarmArn"] for a in existing) == sorted(alarms), "alarm widget ARNs"
+    assert not [w for w in body["widgets"] if "WAF" in w["properties"].get("title", "")]
+    return body
+
+
+def logs(emu: Emulator) -> None:
+    """The log groups (retention 30, tags), the 5xx metric filter and the alarm to the topic."""
+    cwl = emu.client("logs")
+    groups = {
+        g["logGroupName"]: g
+        for g in cwl.describe_log_groups(logGroupNamePrefix=f"/{NAME}/")["logGroups"]
+    }
+    assert set(groups) == set(LOG_GROUPS.values()), set(groups)
+    for name, group in groups.items():
+        assert group.get("retentionInDays") == 30, (name, group)
+        tags = cwl.list_tags_log_group(logGroupName=name)["tags"]
+        assert {k: tags.get(k) for k in TAGS} == TAGS, (name, tags)
+    (metric_filter,) = cwl.describe_metric_filters(logGroupName=LOG_GROUPS["app"])["metricFilters"]
+    assert metric_filter["filterName"] == f"{NAME}-app-5xx"
+    assert metric_filter["filterPattern"] == APP_5XX_PATTERN
+    (transformation,) = metric_filter["metricTransformations"]
+    assert (transformation["metricNamespace"], transformation["metricName"]) == (
+        f"Stockroom/{NAME}",
+        "App5xxCount",
+    )
+    assert (transformation["metricValue"], transformation.get("defaultValue")) == ("1", 0.0)
+    assert cwl.describe_metric_filters(logGroupName=LOG_GROUPS["system"])["metricFilters"] == []
+    cw = emu.client("cloudwatch")
+    alarm = one(cw.describe_alarms(AlarmNames=[f"{NAME}-app-5xx"])["MetricAlarms"], "app 5xx alarm")
+    topic = alerts_topic(emu)
+    assert (alarm["Namespace"], alarm["MetricName"], alarm["Statistic"]) == (
+        f"Stockroom/{NAME}",
+        "App5xxCount",
+        "Sum",
+    )
+    assert (alarm["Threshold"], alarm["Period"], alarm["EvaluationPeriods"]) == (10, 300, 1)
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert (alarm["AlarmActions"], alarm["OKActions"]) == ([topic], [topic])
+
+
+def agent_config(user_data: str) -> dict[str, Any]:
+    """The CloudWatch agent configuration the user data writes (between <<'JSON' and JSON)."""
+    start = user_data.index("<<'JSON'\n") + len("<<'JSON'\n")
+    end = user_data.index("\nJSON\n", start)
+    return dict(json.loads(user_data[start:end]))
+
+
+def node_logging(emu: Emulator) -> dict[str, Any]:
+    """The instance role writes only to the two groups; the user data configures the agent."""
+    iam, ec2 = emu.client("iam"), emu.client("ec2")
+    policy = iam.get_role_policy(RoleName=f"{NAME}-app", PolicyName="write-logs")["PolicyDocument"]
+    statement = one(policy["Statement"], "write-logs statement")
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == [
+        "logs:CreateLogStream",
+        "logs:DescribeLogStreams",
+        "logs:PutLogEvents",
+    ]
+    resources = statement["Resource"]
+    assert sorted(r.split(":log-group:")[1] for r in resources) == sorted(
+        f"{g}:*" for g in LOG_GROUPS.values()
+    ), resources
+    assert all(r.startswith("arn:aws:logs:eu-west-1:") for r in resources), resources
+    versions = ec2.describe_launch_template_versions(LaunchTemplateName=f"{NAME}-app")
+    newest = max(versions["LaunchTemplateVersions"], key=lambda v: v["VersionNumber"])
+    data = newest["LaunchTemplateData"]
+    config = agent_config(base64.b64decode(data["UserData"]).decode())
+    collected = config["logs"]["logs_collected"]
+    (files,) = collected["files"]["collect_list"]
+    assert (files["file_path"], files["log_group_name"]) == (
+        "/var/log/stockroom/requests.log",
+        LOG_GROUPS["app"],
+    )
+    (journal,) = collected["journald"]["collect_list"]
+    assert journal["log_group_name"] == LOG_GROUPS["system"]
+    return config

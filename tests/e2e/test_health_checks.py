@@ -1,5 +1,6 @@
 """Issue 15 item 5 on the local fleet: a database outage takes nodes out of rotation but never gets
-them restarted or replaced; a dead app process is brought back by systemd on its node.
+them restarted or replaced; a dead app process is brought back by systemd on its node, a hung one by
+the node's liveness timer (stockroom-liveness.timer, which asks /healthz).
 
 HAProxy (the ALB stand-in) checks /readyz, which needs the database: that decides rotation only.
 What restarts or replaces a node never looks at the database - systemd's Restart= on the node, and
@@ -22,6 +23,8 @@ from .conftest import STATE_DIR, podman, record, server_states, wait_for
 from .test_fleet import check_interval
 
 DB_USER = "stockroom_demo_app"  # roles/local_fleet: local_fleet_db_user
+# roles/stockroom_app defaults: the liveness check every 10 s, 3 failures in a row, 5-s timeout.
+LIVENESS_INTERVAL, LIVENESS_FAILURES, LIVENESS_TIMEOUT = 10, 3, 5
 DB_HOSTS = ("127.0.0.1", "localhost")
 
 
@@ -77,7 +80,8 @@ def test_a_database_outage_takes_nodes_out_of_rotation_but_restarts_none(
     for node, address in node_addresses().items():
         assert requests.get(f"http://{address}/healthz", timeout=5).status_code == 200, node
         assert requests.get(f"http://{address}/readyz", timeout=5).status_code == 503, node
-    time.sleep(inter * (fall + 1))
+    # Long enough for HAProxy and for the liveness timer to have acted, had they looked at /readyz.
+    time.sleep(max(inter * (fall + 1), LIVENESS_INTERVAL * (LIVENESS_FAILURES + 1)))
     assert {n: app_process(n) for n in all_up} == before, "a database outage restarted a node"
     record("db_outage_out_of_rotation_seconds", round(down_after, 1))
 
@@ -110,3 +114,29 @@ def test_a_dead_app_process_is_restarted_on_its_node(lb_url: str, all_up: list[s
     assert new_restarts == restarts + 1 and new_started == started
     back = wait_for(lambda: server_states()[victim] == "UP", 120, what=f"{victim} back")
     record("dead_app_back_in_rotation_seconds", round(back, 1))
+
+
+def test_a_hung_app_is_restarted_by_the_liveness_check(lb_url: str, all_up: list[str]) -> None:
+    """Every process of the service frozen (SIGSTOP): systemd still sees it "active" and its
+    Restart= never fires; the liveness check finds /healthz silent and restarts the service. On
+    AWS the same check marks the instance unhealthy instead, and the group replaces it."""
+    victim = all_up[-1]
+    pid, _, started = app_process(victim)
+    podman("exec", victim, "systemctl", "kill", "--signal=SIGSTOP", "stockroom.service")
+    try:
+        restarted = wait_for(
+            lambda: app_process(victim)[0] not in ("0", pid),
+            LIVENESS_INTERVAL * (LIVENESS_FAILURES + 2) + LIVENESS_TIMEOUT * LIVENESS_FAILURES + 60,
+            what=f"{victim}'s hung app restarted by its liveness check",
+        )
+    except BaseException:
+        podman("exec", victim, "systemctl", "kill", "--signal=SIGCONT", "stockroom.service")
+        raise
+    assert app_process(victim)[2] == started, "the container was replaced, not the app restarted"
+    journal = podman(
+        "exec", victim, "journalctl", "-u", "stockroom-liveness.service", "-o", "cat"
+    ).stdout
+    assert "stockroom.service restarted" in journal
+    back = wait_for(lambda: server_states()[victim] == "UP", 120, what=f"{victim} back")
+    record("hung_app_restarted_seconds", round(restarted, 1))
+    record("hung_app_back_in_rotation_seconds", round(back, 1))
