@@ -248,6 +248,32 @@ def test_no_crossing_no_message(
     )
 
 
+def test_a_csv_import_that_crosses_publishes_one_message(
+    outbox_app: Any, tokens: dict[str, str], subscriber: Subscriber, moto_url: str
+) -> None:
+    """An import's 'count' movements are movements: crossing ones publish, the others do not."""
+    app = outbox_app(subscriber.topic, moto_url)
+    api = Api(app.test_client(), tokens["editor"])
+    crosses, stays, level_only = (create_item(api, 10, 5) for _ in range(3))
+    rows = [
+        f"{crosses['sku']},Widget,,,A-01,pcs,3,,",  # 10 -> 3 at level 5
+        f"{stays['sku']},Widget,,,A-01,pcs,6,,",  # 10 -> 6: still above
+        f"{level_only['sku']},Widget,,,A-01,pcs,,20,",  # level raised, no movement
+    ]
+    header = "sku,name,description,category,location,unit,quantity,reorder_level,unit_cost"
+    resp = api.post(
+        "/import/items", data="\n".join([header, *rows]) + "\n", content_type="text/csv"
+    )
+    assert resp.status_code == 200, resp.get_json()
+    (message,) = subscriber.wait_for(1)
+    event = event_of(message)
+    assert (event["item_id"], event["quantity"], event["reorder_level"]) == (crosses["id"], 3, 5)
+    moves = api.get(f"/items/{crosses['id']}/movements").get_json()["movements"]
+    assert event["movement_id"] == moves[0]["id"] and moves[0]["reason"] == "count"
+    assert len(subscriber.quiet_for(1.0)) == 1
+    assert outbox_rows(app) == []
+
+
 def test_without_a_topic_nothing_is_written(app: Flask, api: Api) -> None:
     assert stock_alerts.KEY not in app.extensions
     item = create_item(api, 10, 5)

@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from stockroom.errors import UnsupportedMediaType, ValidationFailed
 from stockroom.models import utcnow
 from stockroom.schemas import ItemCreate
 from stockroom.services.items import items_t, money, moves_t
+from stockroom.services.stock_alerts import OUTBOX_INSERT, Publisher, publisher
 
 COLUMNS = [
     "sku", "name", "description", "category", "location", "unit", "quantity",
@@ -155,9 +156,12 @@ def parse_csv(data: bytes) -> list[ItemCreate]:
 
 
 def import_items(session: Session, items: list[ItemCreate], username: str) -> tuple[int, int]:
-    """Upsert in one transaction; quantity changes are recorded as 'count' movements."""
+    """Upsert in one transaction; quantity changes are recorded as 'count' movements, and one
+    that takes an item from above its reorder level to at or below it writes a low-stock event
+    (services/stock_alerts.py) in the same transaction."""
     now = utcnow()
-    created = updated = 0
+    created = updated = events = 0
+    alerts = publisher()  # None without a topic: no event is written
     try:
         for start in range(0, len(items), CHUNK):
             chunk = items[start : start + CHUNK]
@@ -165,7 +169,7 @@ def import_items(session: Session, items: list[ItemCreate], username: str) -> tu
             existing = {
                 r.sku: r
                 for r in session.execute(
-                    select(items_t.c.id, items_t.c.sku, items_t.c.quantity)
+                    select(items_t.c.id, items_t.c.sku, items_t.c.quantity, items_t.c.reorder_level)
                     .where(items_t.c.sku.in_(skus))
                     .with_for_update()
                 )
@@ -191,13 +195,46 @@ def import_items(session: Session, items: list[ItemCreate], username: str) -> tu
                 _insert_moves(session, moves, username, now)
             if old:
                 _update_existing(session, old, existing, username, now)
+                if alerts is not None:
+                    events += _low_stock_events(session, old, existing, now, alerts)
             created += len(new)
             updated += len(old)
         session.commit()
     except Exception:
         session.rollback()
         raise
+    if events and alerts is not None:
+        alerts.kick()  # publish after the commit
     return created, updated
+
+
+def _low_stock_events(
+    session: Session, old: list[ItemCreate], existing: dict[str, Any], now: Any, alerts: Publisher
+) -> int:
+    """One outbox row per 'count' movement that took its item from above its reorder level (as
+    it was) to at or below it (as the row leaves it); the rows are locked (SELECT ... FOR UPDATE),
+    so the item's newest movement is the import's."""
+    crossed = []
+    for i in old:
+        before = existing[i.sku]
+        fields = i.model_fields_set
+        level = i.reorder_level if "reorder_level" in fields else before.reorder_level
+        moved = "quantity" in fields and i.quantity != before.quantity
+        if moved and before.quantity > before.reorder_level and i.quantity <= level:
+            crossed.append(before.id)
+    if crossed:
+        last = func.max(moves_t.c.id)
+        moves = dict(
+            session.execute(
+                select(moves_t.c.item_id, last)
+                .where(moves_t.c.item_id.in_(crossed))
+                .group_by(moves_t.c.item_id)
+            ).all()
+        )
+        for item_id in crossed:
+            params = alerts.outbox_params({"b_id": item_id, "b_now": now}, moves[item_id])
+            session.execute(OUTBOX_INSERT, params)
+    return len(crossed)
 
 
 def _update_existing(
