@@ -37,7 +37,11 @@ from moto.elbv2 import models as elbv2_models
 from moto.elbv2.exceptions import ELBClientError
 from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 from moto.rds import models as rds_models
-from moto.rds.exceptions import InvalidParameterCombination
+from moto.rds.exceptions import (
+    DBParameterGroupNotFoundError,
+    InvalidParameterCombination,
+    InvalidParameterValue,
+)
 
 
 @dataclass(frozen=True)
@@ -217,6 +221,76 @@ def _gp3_baseline() -> None:
             self.iops = baseline(self)[1]
 
     rds_models.DBInstance.__init__ = __init__
+
+
+# Engine defaults of the MySQL families' parameters the playbooks set (AWS lists every parameter of
+# the family; these are the ones roles/aws_database reads, as DescribeDBParameters reports them).
+_MYSQL_DEFAULT_PARAMETERS = {
+    "require_secure_transport": {
+        "ParameterName": "require_secure_transport",
+        "Description": "Connections using insecure transport are rejected when enabled.",
+        "Source": "engine-default",
+        "ApplyType": "dynamic",
+        "DataType": "boolean",
+        "AllowedValues": "0,1",
+        "IsModifiable": True,
+        "ApplyMethod": "pending-reboot",
+    },
+}
+
+
+@rule(
+    action=(
+        "rds:CreateDBParameterGroup, rds:DescribeDBParameterGroups, rds:DescribeDBParameters, "
+        "rds:ModifyDBParameterGroup"
+    ),
+    summary=(
+        "a new MySQL parameter group lists its family's parameters at their engine defaults (no "
+        "ParameterValue, Source engine-default); modifying a parameter the family lacks is refused "
+        "(InvalidParameterValue); describing a missing group is DBParameterGroupNotFound; moto "
+        "starts a group empty, accepts any name and describes a missing group as no groups"
+    ),
+    doc=(
+        "Working with DB parameter groups, 'Creating a DB parameter group' and "
+        "API_ModifyDBParameterGroup: https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/"
+        "USER_WorkingWithParamGroups.html"
+    ),
+)
+def _parameter_group_defaults() -> None:
+    create = rds_models.RDSBackend.create_db_parameter_group
+    modify = rds_models.RDSBackend.modify_db_parameter_group
+
+    def create_db_parameter_group(self: Any, kwargs: dict[str, Any]) -> Any:
+        group = create(self, kwargs)
+        if (group.family or "").startswith("mysql"):
+            for name, param in _MYSQL_DEFAULT_PARAMETERS.items():
+                group.parameters[name] = copy.deepcopy(param)
+        return group
+
+    def modify_db_parameter_group(self: Any, name: str, parameters: Any) -> Any:
+        parameters = list(parameters)
+        group = self.db_parameter_groups.get(name)
+        if group is not None and (group.family or "").startswith("mysql"):
+            for p in parameters:
+                if p["ParameterName"] not in group.parameters:
+                    raise InvalidParameterValue(
+                        f"Could not find parameter with name: {p['ParameterName']}"
+                    )
+                p["Source"] = "user"  # a value set on the group, no longer the engine's default
+        return modify(self, name, parameters)
+
+    describe = rds_models.RDSBackend.describe_db_parameter_groups
+
+    def describe_db_parameter_groups(self: Any, kwargs: dict[str, Any]) -> Any:
+        found = describe(self, kwargs)
+        name = kwargs.get("db_parameter_group_name")
+        if name and not found:
+            raise DBParameterGroupNotFoundError(name)
+        return found
+
+    rds_models.RDSBackend.create_db_parameter_group = create_db_parameter_group
+    rds_models.RDSBackend.modify_db_parameter_group = modify_db_parameter_group
+    rds_models.RDSBackend.describe_db_parameter_groups = describe_db_parameter_groups
 
 
 # --- Auto Scaling --------------------------------------------------------------------------------

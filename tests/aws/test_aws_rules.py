@@ -134,3 +134,41 @@ def test_a_gp3_instance_reports_its_baseline_throughput_and_iops(emulator: Emula
     db = mysql_instance(rds, "rules-gp3", StorageType="gp3")
     assert (db["StorageThroughput"], db["Iops"]) == (125, 3000)
     rds.delete_db_instance(DBInstanceIdentifier="rules-gp3", SkipFinalSnapshot=True)
+
+
+def test_a_parameter_group_lists_its_family_defaults_and_refuses_unknown_ones(
+    emulator: Emulator,
+) -> None:
+    rds = emulator.client("rds")
+    with pytest.raises(ClientError) as missing:
+        rds.describe_db_parameter_groups(DBParameterGroupName="rules-pg")
+    assert error_of(missing)[0] == "DBParameterGroupNotFound"
+    rds.create_db_parameter_group(
+        DBParameterGroupName="rules-pg", DBParameterGroupFamily="mysql8.4", Description="rules"
+    )
+    params = rds.describe_db_parameters(DBParameterGroupName="rules-pg")["Parameters"]
+    tls = [p for p in params if p["ParameterName"] == "require_secure_transport"]
+    assert tls and "ParameterValue" not in tls[0] and tls[0]["IsModifiable"], params
+    with pytest.raises(ClientError) as unknown:
+        rds.modify_db_parameter_group(
+            DBParameterGroupName="rules-pg",
+            Parameters=[
+                {"ParameterName": "no_such", "ParameterValue": "1", "ApplyMethod": "immediate"}
+            ],
+        )
+    assert error_of(unknown)[0] == "InvalidParameterValue"
+    rds.modify_db_parameter_group(
+        DBParameterGroupName="rules-pg",
+        Parameters=[
+            {
+                "ParameterName": "require_secure_transport",
+                "ParameterValue": "1",
+                "ApplyMethod": "immediate",
+            }
+        ],
+    )
+    params = rds.describe_db_parameters(DBParameterGroupName="rules-pg")["Parameters"]
+    assert [
+        p["ParameterValue"] for p in params if p["ParameterName"] == "require_secure_transport"
+    ] == ["1"]
+    rds.delete_db_parameter_group(DBParameterGroupName="rules-pg")

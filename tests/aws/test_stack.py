@@ -48,15 +48,22 @@ def test_the_db_password_never_appears_in_the_output(emulator: Emulator, fresh: 
     password = checks.secret_value(emulator)["password"]
     assert len(password) >= 32
     assert password not in fresh.output, "the DB password leaked into -vvv output"
+    # Issue 16 item 12: nor the app's and the migrations' passwords, nor the secret key; nor the
+    # first administrator's (issue 20 item 2).
+    for name, value in checks.own_secrets(emulator).items():
+        secret = json.loads(value)["password"] if "/db-" in name else value
+        assert secret not in fresh.output, f"{name} leaked into -vvv output"
 
 
 def test_rerun_changes_nothing_and_keeps_the_password(emulator: Emulator, fresh: Run) -> None:
     before = checks.secret_value(emulator)
+    own_before = checks.own_secrets(emulator)
     run = run_playbook(emulator, "site.yml")
     assert run.rc == 0, run.output[-4000:]
     TIMINGS["rerun"] = {"seconds": round(run.seconds, 1), "changed": run.recap["changed"]}
     assert run.recap["changed"] == 0, changed_tasks(run)
     assert checks.secret_value(emulator) == before, "the password must be generated only once"
+    assert checks.own_secrets(emulator) == own_before, "the app's secrets are generated once"
 
 
 def test_check_mode_reports_no_changes(emulator: Emulator, fresh: Run) -> None:
