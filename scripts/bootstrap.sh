@@ -14,6 +14,7 @@ APT_PACKAGES=(
   chromium chromium-driver
   wrk haproxy
   mariadb-server mariadb-client
+  nftables  # tests/roles/test_imds_guard.py loads the node's metadata guard in a namespace
 )
 
 missing=()
