@@ -6,7 +6,9 @@ Usage (from the repository root):
 Each round starts its own moto server on a free loopback port, runs site.yml on it (fresh stack),
 then again (rerun, must report changed=0), and stops the server. With --before (another checkout,
 e.g. `git worktree add /tmp/aws-before <commit>`) every round runs both checkouts, alternating which
-goes first, so load from other sessions falls on both sides alike. Each round holds the machine's
+goes first; with --https every round also runs the checkout with HTTPS, DNS and the WAF on (side
+"https": a hosted zone made on its emulator, -e stockroom_domain, -e aws_compute_waf=true), so
+load from other sessions falls on both sides alike. Each round holds the machine's
 timing lock (/work/notes/bench.lock) and records the 1-minute load average before and after each
 run, and the CPU seconds of ansible-playbook and the processes it waited for (not background jobs,
 not the emulator).
@@ -71,14 +73,21 @@ def seconds_by_role(output: str) -> dict[str, float]:
     return {k: round(v, 1) for k, v in sorted(sums.items())}
 
 
-def run_site(checkout: Path, emu: Emulator, profile: Path | None) -> dict[str, object]:
+# The side "https" (--https): what the certificate, the records and the web ACL add to a run.
+HTTPS_ZONE = "example.com"
+HTTPS_EXTRA = ("-e", f"stockroom_domain=stock.{HTTPS_ZONE}", "-e", "aws_compute_waf=true")
+
+
+def run_site(
+    checkout: Path, emu: Emulator, profile: Path | None, extra: tuple[str, ...] = ()
+) -> dict[str, object]:
     # The tests' command line and environment, with the checkout's own ansible.cfg.
     env = {
         **playbook_env(emu),
         "ANSIBLE_CONFIG": str(checkout / "ansible.cfg"),
         "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all",
     }
-    args = base_args("site.yml")
+    args = base_args("site.yml", *extra)
     load_before = load()
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
@@ -110,9 +119,13 @@ def one_side(name: str, checkout: Path, tag: str, profile_dir: Path | None) -> d
         emulator_server(Path(tmp) / "moto.log") as emu,
     ):
         result: dict[str, object] = {"side": name}
+        extra: tuple[str, ...] = ()
+        if name == "https":
+            emu.client("route53").create_hosted_zone(Name=HTTPS_ZONE, CallerReference=tag)
+            extra = HTTPS_EXTRA
         for phase in ("fresh", "rerun"):
             profile = profile_dir / f"{tag}-{phase}.txt" if profile_dir else None
-            result[phase] = r = run_site(checkout, emu, profile)
+            result[phase] = r = run_site(checkout, emu, profile, extra)
             print(
                 f"  {name:6} {phase:5} {r['seconds']:6.1f} s  cpu {r['cpu_seconds']:5.1f} s"
                 f"  changed={r['changed']}  rc={r['rc']}"
@@ -130,10 +143,15 @@ def main() -> int:
     parser.add_argument("--before", type=Path, help="checkout to compare with, in the same rounds")
     parser.add_argument("--profile", type=Path, help="keep each run's output (profile_tasks) here")
     parser.add_argument("--json", type=Path, help="write every figure here")
+    parser.add_argument(
+        "--https", action="store_true", help="also run the checkout with a domain and the WAF"
+    )
     opts = parser.parse_args()
     sides = [("after", opts.after.resolve())]
     if opts.before:
         sides.append(("before", opts.before.resolve()))
+    if opts.https:
+        sides.append(("https", opts.after.resolve()))
     if opts.profile:
         opts.profile.mkdir(parents=True, exist_ok=True)
     results = []

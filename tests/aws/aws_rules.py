@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import copy
 import datetime
+import json
 import os
 import re
 import signal
@@ -24,11 +25,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from moto import settings as moto_settings
+from moto.acm import models as acm_models
 from moto.autoscaling import models as autoscaling_models
 from moto.autoscaling import responses as autoscaling_responses
 from moto.autoscaling.exceptions import AutoscalingClientError
 from moto.autoscaling.exceptions import ValidationError as AutoScalingValidationError
 from moto.cloudwatch import models as cloudwatch_models
+from moto.core.exceptions import AWSError
 from moto.core.responses import ActionResult
 from moto.ec2.exceptions import InvalidLaunchTemplateVersionNotFound
 from moto.ec2.models import launch_templates as ec2_launch_template_models
@@ -42,6 +46,10 @@ from moto.rds.exceptions import (
     InvalidParameterCombination,
     InvalidParameterValue,
 )
+from moto.route53 import models as route53_models
+from moto.wafv2 import models as wafv2_models
+from moto.wafv2 import responses as wafv2_responses
+from moto.wafv2.exceptions import WAFNonexistentItemException, WAFv2ClientError
 
 
 @dataclass(frozen=True)
@@ -144,6 +152,218 @@ def _alb_attribute_defaults() -> None:
                 self.attrs.setdefault(key, value)
 
     elbv2_models.FakeLoadBalancer.__init__ = __init__
+
+
+# --- ACM, Route 53 and WAF (HTTPS, DNS and the web ACL of roles/aws_compute) ---------------------
+
+_ACM_DOC = "https://docs.aws.amazon.com/acm/latest/"
+
+
+class ResourceInUseError(AWSError):
+    TYPE = "ResourceInUseException"
+
+
+class UnsupportedCertificateError(ELBClientError):
+    def __init__(self, arn: str) -> None:
+        super().__init__(
+            "UnsupportedCertificate",
+            f"The certificate '{arn}' must have a fully-qualified domain name, a supported "
+            "signature, and a supported key size.",
+        )
+
+
+class WAFAssociatedItemError(WAFv2ClientError):
+    def __init__(self) -> None:
+        super().__init__(
+            "WAFAssociatedItemException",
+            "AWS WAF couldn't perform the operation because your resource is being used by "
+            "another resource or it's associated with another resource.",
+        )
+
+
+def _fqdn(name: str) -> str:
+    return name.lower().rstrip(".") + "."
+
+
+def _validation_records_written(cert: Any) -> bool:
+    """Whether every CNAME the certificate's DNS validation asks for is in a Route 53 zone of
+    the account (the zone's name servers answer it)."""
+    account = cert.arn.split(":")[4]
+    wanted = {
+        (_fqdn(o["ResourceRecord"]["Name"]), _fqdn(o["ResourceRecord"]["Value"]))
+        for o in cert.describe()["Certificate"].get("DomainValidationOptions", [])
+    }
+    written = {
+        (_fqdn(r.name), _fqdn(value))
+        for zone in route53_models.route53_backends[account]["aws"].zones.values()
+        for r in zone.rrsets
+        if r.type == "CNAME"
+        for value in r.records
+    }
+    return wanted <= written
+
+
+@rule(
+    action="acm:DescribeCertificate, acm:ListCertificates",
+    summary=(
+        "a certificate requested with DNS validation stays PENDING_VALIDATION until its "
+        "validation CNAME records are in DNS, then becomes ISSUED (moto issues it after "
+        "MOTO_ACM_VALIDATION_WAIT seconds whatever DNS holds; here: once the records are in a "
+        "Route 53 zone of the account and that wait - 2 s unless the variable is set - passed)"
+    ),
+    doc=(
+        f"'DNS validation' (ACM validates once it finds the CNAME record): {_ACM_DOC}userguide/"
+        f"dns-validation.html ; API_RequestCertificate: {_ACM_DOC}APIReference/"
+        "API_RequestCertificate.html"
+    ),
+)
+def _acm_dns_validation() -> None:
+    if "MOTO_ACM_VALIDATION_WAIT" not in os.environ:
+        moto_settings.ACM_VALIDATION_WAIT = 2
+    original = acm_models.CertBundle.check
+
+    def check(self: Any) -> None:
+        pending = self.type == "AMAZON_ISSUED" and self.status == "PENDING_VALIDATION"
+        if pending and not _validation_records_written(self):
+            return
+        original(self)
+
+    acm_models.CertBundle.check = check
+
+
+@rule(
+    action="acm:DeleteCertificate",
+    summary=(
+        "a certificate a load balancer's listener uses cannot be deleted (ResourceInUseException); "
+        "moto deletes it"
+    ),
+    doc=(
+        "API_DeleteCertificate ('You cannot delete an ACM certificate that is being used by "
+        f"another AWS service'; error ResourceInUseException): {_ACM_DOC}APIReference/"
+        "API_DeleteCertificate.html"
+    ),
+)
+def _certificate_in_use() -> None:
+    original = acm_models.AWSCertificateManagerBackend.delete_certificate
+
+    def delete_certificate(self: Any, arn: str) -> None:
+        elbv2 = elbv2_models.elbv2_backends[self.account_id][self.region_name]
+        for lb in elbv2.load_balancers.values():
+            for listener in lb.listeners.values():
+                if arn in (listener.certificates or []) or listener.certificate == arn:
+                    raise ResourceInUseError(
+                        f"Certificate {arn} is in use by {lb.arn}", "ResourceInUseException"
+                    )
+        original(self, arn)
+
+    acm_models.AWSCertificateManagerBackend.delete_certificate = delete_certificate
+
+
+def _require_issued(backend: Any, certificates: list[str]) -> None:
+    acm = acm_models.acm_backends[backend.account_id][backend.region_name]
+    for arn in certificates:
+        if arn in acm._certificates and acm.get_certificate(arn).status != "ISSUED":
+            raise UnsupportedCertificateError(arn)
+
+
+@rule(
+    action="elasticloadbalancing:CreateListener, elasticloadbalancing:ModifyListener",
+    summary=(
+        "an HTTPS listener takes only an ACM certificate that is ISSUED (a pending one: "
+        "UnsupportedCertificate); moto takes any certificate that exists"
+    ),
+    doc=(
+        "API_CreateListener (error UnsupportedCertificate): https://docs.aws.amazon.com/"
+        "elasticloadbalancing/latest/APIReference/API_CreateListener.html ; 'SSL certificates for "
+        "your Application Load Balancer' (ACM certificates once issued): https://docs.aws.amazon.com/"
+        "elasticloadbalancing/latest/application/https-listener-certificates.html"
+    ),
+)
+def _listener_needs_an_issued_certificate() -> None:
+    create = elbv2_models.ELBv2Backend.create_listener
+    modify = elbv2_models.ELBv2Backend.modify_listener
+
+    def create_listener(self: Any, *args: Any, **kwargs: Any) -> Any:
+        certificate = kwargs.get("certificate", args[4] if len(args) > 4 else None)
+        _require_issued(self, [certificate] if certificate else [])
+        return create(self, *args, **kwargs)
+
+    def modify_listener(self: Any, *args: Any, **kwargs: Any) -> Any:
+        certificates = kwargs.get("certificates", args[4] if len(args) > 4 else None) or []
+        _require_issued(self, [c.get("CertificateArn", "") for c in certificates])
+        return modify(self, *args, **kwargs)
+
+    elbv2_models.ELBv2Backend.create_listener = create_listener
+    elbv2_models.ELBv2Backend.modify_listener = modify_listener
+
+
+_WAF_DOC = "https://docs.aws.amazon.com/waf/latest/APIReference/"
+
+
+@rule(
+    action="wafv2:DeleteWebACL",
+    summary=(
+        "a web ACL still associated with a resource (a load balancer) cannot be deleted "
+        "(WAFAssociatedItemException); moto deletes it"
+    ),
+    doc=(
+        f"API_DeleteWebACL ('Before deleting any web ACL, first disassociate it from all "
+        f"resources'; error WAFAssociatedItemException): {_WAF_DOC}API_DeleteWebACL.html"
+    ),
+)
+def _web_acl_in_use() -> None:
+    original = wafv2_models.WAFV2Backend.delete_web_acl
+
+    def delete_web_acl(self: Any, name: str, scope: str, _id: str, lock_token: str) -> None:
+        for acl in self.wacls.values():
+            if acl.name == name and acl.id == _id and acl.associated_resources:
+                raise WAFAssociatedItemError()
+        original(self, name, scope, _id, lock_token)
+
+    wafv2_models.WAFV2Backend.delete_web_acl = delete_web_acl
+
+
+@rule(
+    action="wafv2:ListResourcesForWebACL, wafv2:AssociateWebACL",
+    summary=(
+        "lists the resources a web ACL protects (of ResourceType, APPLICATION_LOAD_BALANCER when "
+        "omitted; moto lacks the action: HTTP 500); associating a resource moves it from any "
+        "other web ACL, and associating it again changes nothing (moto lists it twice)"
+    ),
+    doc=(
+        f"API_ListResourcesForWebACL: {_WAF_DOC}API_ListResourcesForWebACL.html ; "
+        f"API_AssociateWebACL (one web ACL per resource): {_WAF_DOC}API_AssociateWebACL.html"
+    ),
+)
+def _list_resources_for_web_acl() -> None:
+    associate = wafv2_models.WAFV2Backend.associate_web_acl
+    kinds = {
+        "APPLICATION_LOAD_BALANCER": ":elasticloadbalancing:",
+        "API_GATEWAY": ":apigateway:",
+        "APPSYNC": ":appsync:",
+        "COGNITO_USER_POOL": ":cognito-idp:",
+        "APP_RUNNER_SERVICE": ":apprunner:",
+        "VERIFIED_ACCESS_INSTANCE": ":ec2:",
+    }
+
+    def associate_web_acl(self: Any, web_acl_arn: str, resource_arn: str) -> None:
+        if web_acl_arn in self.wacls:
+            for acl in self.wacls.values():
+                while resource_arn in acl.associated_resources:
+                    acl.associated_resources.remove(resource_arn)
+        associate(self, web_acl_arn, resource_arn)
+
+    def list_resources_for_web_acl(self: Any) -> Any:
+        body = json.loads(self.body)
+        acl = self.wafv2_backend.wacls.get(body["WebACLArn"])
+        if acl is None:
+            raise WAFNonexistentItemException()
+        mark = kinds.get(body.get("ResourceType") or "APPLICATION_LOAD_BALANCER", ":")
+        found = [arn for arn in acl.associated_resources if mark in arn]
+        return 200, {"Content-Type": "application/json"}, json.dumps({"ResourceArns": found})
+
+    wafv2_models.WAFV2Backend.associate_web_acl = associate_web_acl
+    wafv2_responses.WAFV2Response.list_resources_for_web_acl = list_resources_for_web_acl
 
 
 # --- RDS -----------------------------------------------------------------------------------------

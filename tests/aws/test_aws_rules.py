@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import time
 from typing import Any
 
 import pytest
@@ -172,3 +174,122 @@ def test_a_parameter_group_lists_its_family_defaults_and_refuses_unknown_ones(
         p["ParameterValue"] for p in params if p["ParameterName"] == "require_secure_transport"
     ] == ["1"]
     rds.delete_db_parameter_group(DBParameterGroupName="rules-pg")
+
+
+def validation_record(emulator: Emulator, arn: str) -> dict[str, str]:
+    cert = emulator.client("acm").describe_certificate(CertificateArn=arn)["Certificate"]
+    return dict(cert["DomainValidationOptions"][0]["ResourceRecord"])
+
+
+def write_cname(emulator: Emulator, zone: str, record: dict[str, str], action: str) -> None:
+    emulator.client("route53").change_resource_record_sets(
+        HostedZoneId=zone,
+        ChangeBatch={
+            "Changes": [
+                {
+                    "Action": action,
+                    "ResourceRecordSet": {
+                        "Name": record["Name"],
+                        "Type": "CNAME",
+                        "TTL": 300,
+                        "ResourceRecords": [{"Value": record["Value"]}],
+                    },
+                }
+            ]
+        },
+    )
+
+
+def wait_issued(acm: Any, arn: str, seconds: float = 20) -> str:
+    deadline = time.monotonic() + seconds
+    while True:
+        status = str(acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"])
+        if status == "ISSUED" or time.monotonic() > deadline:
+            return status
+        time.sleep(0.5)
+
+
+def test_acm_issues_once_the_record_is_in_the_zone_and_a_listener_needs_it_issued(
+    emulator: Emulator, subnets: list[str]
+) -> None:
+    """A pending certificate stays pending without its CNAME (moto would issue it after a wait
+    whatever DNS holds), a listener refuses it (UnsupportedCertificate); once the record is in the
+    zone it is issued, and then a listener uses it, which ACM refuses to delete
+    (ResourceInUseException) until the listener is gone."""
+    acm, elb = emulator.client("acm"), emulator.client("elbv2")
+    zone = emulator.client("route53").create_hosted_zone(
+        Name="rules.example.net", CallerReference="rules-acm"
+    )["HostedZone"]["Id"]
+    arn = acm.request_certificate(DomainName="rules.example.net", ValidationMethod="DNS")[
+        "CertificateArn"
+    ]
+    lb = elb.create_load_balancer(Name="rules-https", Subnets=subnets)["LoadBalancers"][0]
+    vpc = emulator.client("ec2").describe_subnets(SubnetIds=subnets[:1])["Subnets"][0]["VpcId"]
+    tg = elb.create_target_group(Name="rules-https", Protocol="HTTP", Port=80, VpcId=vpc)[
+        "TargetGroups"
+    ][0]["TargetGroupArn"]
+    https = {
+        "LoadBalancerArn": lb["LoadBalancerArn"],
+        "Protocol": "HTTPS",
+        "Port": 443,
+        "Certificates": [{"CertificateArn": arn}],
+        "DefaultActions": [{"Type": "forward", "TargetGroupArn": tg}],
+    }
+    record = validation_record(emulator, arn)
+    try:
+        assert wait_issued(acm, arn, seconds=4) == "PENDING_VALIDATION"
+        with pytest.raises(ClientError) as refused:
+            elb.create_listener(**https)
+        assert error_of(refused)[0] == "UnsupportedCertificate"
+
+        write_cname(emulator, zone, record, "UPSERT")
+        assert wait_issued(acm, arn) == "ISSUED"
+        listener = elb.create_listener(**https)["Listeners"][0]["ListenerArn"]
+        with pytest.raises(ClientError) as in_use:
+            acm.delete_certificate(CertificateArn=arn)
+        assert error_of(in_use)[0] == "ResourceInUseException"
+        elb.delete_listener(ListenerArn=listener)
+        acm.delete_certificate(CertificateArn=arn)
+    finally:
+        elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])
+        elb.delete_target_group(TargetGroupArn=tg)
+        write_cname(emulator, zone, record, "DELETE")
+        emulator.client("route53").delete_hosted_zone(Id=zone)
+        with contextlib.suppress(ClientError):
+            acm.delete_certificate(CertificateArn=arn)
+
+
+def test_an_associated_web_acl_is_not_deleted_and_lists_its_resources(
+    emulator: Emulator, subnets: list[str]
+) -> None:
+    """DeleteWebACL refuses a web ACL still on a load balancer (WAFAssociatedItemException);
+    ListResourcesForWebACL (missing in moto) names the load balancer, once however often it
+    was associated."""
+    waf, elb = emulator.client("wafv2"), emulator.client("elbv2")
+    lb = elb.create_load_balancer(Name="rules-waf", Subnets=subnets)["LoadBalancers"][0]
+    visibility = {
+        "SampledRequestsEnabled": False,
+        "CloudWatchMetricsEnabled": False,
+        "MetricName": "rules-waf",
+    }
+    acl = waf.create_web_acl(
+        Name="rules-waf",
+        Scope="REGIONAL",
+        DefaultAction={"Allow": {}},
+        Rules=[],
+        VisibilityConfig=visibility,
+    )["Summary"]
+    try:
+        for _ in range(2):
+            waf.associate_web_acl(WebACLArn=acl["ARN"], ResourceArn=lb["LoadBalancerArn"])
+        listed = waf.list_resources_for_web_acl(WebACLArn=acl["ARN"])["ResourceArns"]
+        assert listed == [lb["LoadBalancerArn"]]
+        token = waf.get_web_acl(Name="rules-waf", Scope="REGIONAL", Id=acl["Id"])["LockToken"]
+        with pytest.raises(ClientError) as refused:
+            waf.delete_web_acl(Name="rules-waf", Scope="REGIONAL", Id=acl["Id"], LockToken=token)
+        assert error_of(refused)[0] == "WAFAssociatedItemException"
+        waf.disassociate_web_acl(ResourceArn=lb["LoadBalancerArn"])
+        assert waf.list_resources_for_web_acl(WebACLArn=acl["ARN"])["ResourceArns"] == []
+        waf.delete_web_acl(Name="rules-waf", Scope="REGIONAL", Id=acl["Id"], LockToken=token)
+    finally:
+        elb.delete_load_balancer(LoadBalancerArn=lb["LoadBalancerArn"])

@@ -1,7 +1,8 @@
 """The production path (issue 15): inventory/aws's own settings on the emulator, a whole lifecycle.
 
 Only the endpoint, the region and the AMI differ from what `ansible-playbook site.yml` does on AWS
-(plus the alert address every prod run is given with -e). The region is one whose zones are a, c
+(plus the alert address and the domain every prod run is given with -e; the domain's hosted zone is
+made on the emulator first). The region is one whose zones are a, c
 and d - no 'b' - and it is set in the inventory's group_vars, as an operator would. The emulator
 enforces the AWS rules moto lacks (aws_rules.py): deletion protection, no engine downgrade,
 desired capacity within min..max.
@@ -36,6 +37,9 @@ from test_stack import changed_tasks
 
 REGION = "ap-northeast-1"  # zones ap-northeast-1a, -1c, -1d on the emulator (as on many accounts)
 NAME = "stockroom-prod"
+# Production refuses plain HTTP (issue 16 item 14): every prod run is given the domain, served by a
+# public hosted zone the fixture creates (site.yml requests and validates the certificate in it).
+DOMAIN = "stock.example.com"
 STATE: dict[str, Any] = {}
 TIMINGS: dict[str, Any] = {}
 
@@ -45,6 +49,7 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, P
     """Our own emulator, and inventory/aws copied with the endpoint and the region changed."""
     tmp = tmp_path_factory.mktemp("prod")
     with emulator_server(tmp / "moto.log") as emu:
+        emu.client("route53").create_hosted_zone(Name="example.com", CallerReference="prod-zone")
         inventory = tmp / "inventory"
         (inventory / "group_vars").mkdir(parents=True)
         shutil.copy(ROOT / "inventory/aws/hosts.yml", inventory / "hosts.yml")
@@ -66,6 +71,7 @@ def run(prod: tuple[Emulator, Path], playbook: str, *extra: str) -> Run:
     emu, inventory = prod
     args = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(inventory), playbook]
     args += ["-e", f"stockroom_ami_id={AMI}", "-e", "stockroom_alert_email=ops@example.com"]
+    args += ["-e", f"stockroom_domain={DOMAIN}"]
     start = time.monotonic()
     proc = subprocess.run(
         [*args, *extra],
@@ -178,6 +184,27 @@ def test_the_load_balancer_is_protected_and_drops_invalid_headers(
     found = {a["Key"]: a["Value"] for a in attrs["Attributes"]}
     assert found["deletion_protection.enabled"] == "true"
     assert found["routing.http.drop_invalid_header_fields.enabled"] == "true"
+
+
+def test_prod_serves_https_behind_the_waf(prod: tuple[Emulator, Path]) -> None:
+    """Issue 16 item 14 / issue 17: the certificate requested for the domain on 443, 80 redirecting,
+    the domain's alias records, and the web ACL on the load balancer (on in prod by default)."""
+    emu, _ = prod
+    elb = emu.client("elbv2")
+    lb = elb.describe_load_balancers(Names=[NAME])["LoadBalancers"][0]
+    listeners = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
+    by_port = {li["Port"]: li for li in listeners}
+    (cert,) = by_port[443]["Certificates"]
+    acm = emu.client("acm").describe_certificate(CertificateArn=cert["CertificateArn"])
+    assert acm["Certificate"]["DomainName"] == DOMAIN
+    assert acm["Certificate"]["Status"] == "ISSUED"
+    assert by_port[80]["DefaultActions"][0]["Type"] == "redirect"
+    zones = emu.client("route53").list_hosted_zones()["HostedZones"]
+    sets = emu.client("route53").list_resource_record_sets(HostedZoneId=zones[0]["Id"])
+    aliases = {r["Type"] for r in sets["ResourceRecordSets"] if r["Name"] == f"{DOMAIN}."}
+    assert aliases == {"A", "AAAA"}
+    waf = emu.client("wafv2").get_web_acl_for_resource(ResourceArn=lb["LoadBalancerArn"])
+    assert waf["WebACL"]["Name"] == NAME
 
 
 def test_rerun_changes_nothing(prod: tuple[Emulator, Path]) -> None:
@@ -298,6 +325,8 @@ def test_teardown_with_deletion_protection_in_one_run(prod: tuple[Emulator, Path
     TIMINGS["teardown"] = {"seconds": round(down.seconds, 1), "changed": down.recap["changed"]}
     assert "instance_profile' option will be removed" not in down.output
     assert not [lb for lb in emu.client("elbv2").describe_load_balancers()["LoadBalancers"]]
+    assert not emu.client("acm").list_certificates()["CertificateSummaryList"]
+    assert not emu.client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
     assert not emu.client("rds").describe_db_instances()["DBInstances"]
     snapshots = emu.client("rds").describe_db_snapshots(DBInstanceIdentifier=f"{NAME}-db")
     assert snapshots["DBSnapshots"], "production keeps a final snapshot"

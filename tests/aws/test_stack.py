@@ -42,6 +42,8 @@ def test_fresh_run_builds_the_whole_stack(emulator: Emulator, fresh: Run) -> Non
     checks.database(emulator, net)
     checks.compute(emulator, net)
     checks.monitoring(emulator)
+    # Issue 17: no domain outside prod - the summary gives the load balancer's address and says HTTP.
+    assert "Stockroom: http://" in fresh.output and "plain HTTP (no TLS)" in fresh.output
 
 
 def test_the_db_password_never_appears_in_the_output(emulator: Emulator, fresh: Run) -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -13,7 +11,6 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import (
     RetryingBotoClientWrapper,
 )
 from ansible_collections.stockroom.aws.plugins.modules.cloudwatch_dashboard import ensure
-from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
 BODY: dict[str, Any] = {
     "widgets": [
@@ -34,21 +31,15 @@ BODY: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def cloudwatch() -> Iterator[Any]:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port)
-    server.start()
+def cloudwatch(moto_endpoint: str) -> Any:
     client = boto3.client(
         "cloudwatch",
         region_name="eu-west-1",
-        endpoint_url=f"http://127.0.0.1:{port}",
+        endpoint_url=moto_endpoint,
         aws_access_key_id="unit",
         aws_secret_access_key="unit",
     )
-    yield RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff())
-    server.stop()
+    return RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff())
 
 
 def names(cloudwatch: Any) -> list[str]:
