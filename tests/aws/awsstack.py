@@ -32,21 +32,27 @@ class Emulator:
     url: str
     log: Path
     region: str = REGION
+    # Any key works until IAM access control is on (tests/aws/iam_emulator.py); then a user's.
+    access_key: str = "testing"
+    secret_key: str = "testing"
 
     def client(self, service: str) -> Any:
         return boto3.client(
             service,
             region_name=self.region,
             endpoint_url=self.url,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
         )
 
 
 @contextlib.contextmanager
-def emulator_server(log: Path) -> Iterator[Emulator]:
+def emulator_server(
+    log: Path, script: Path = RULES, env: dict[str, str] | None = None
+) -> Iterator[Emulator]:
     """A moto server of our own on a free loopback port, stopped (by its pid) afterwards. It is moto
-    with the AWS rules moto lacks (tests/aws/aws_rules.py): a call AWS refuses fails here too."""
+    with the AWS rules moto lacks (tests/aws/aws_rules.py): a call AWS refuses fails here too.
+    `script` serves another variant (tests/aws/iam_emulator.py), `env` adds to its environment."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = int(s.getsockname()[1])
@@ -54,10 +60,11 @@ def emulator_server(log: Path) -> Iterator[Emulator]:
         **os.environ,
         # Without it, attaching an AWS-managed policy (AmazonSSMManagedInstanceCore) fails.
         "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",
+        **(env or {}),
     }
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [str(ROOT / ".venv/bin/python"), str(RULES), "--port", str(port)],
+            [str(ROOT / ".venv/bin/python"), str(script), "--port", str(port)],
             stdout=out,
             stderr=subprocess.STDOUT,
             env=env,
@@ -100,8 +107,8 @@ def playbook_env(emulator: Emulator) -> dict[str, str]:
         "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"),
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_NOCOLOR": "1",
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ACCESS_KEY_ID": emulator.access_key,
+        "AWS_SECRET_ACCESS_KEY": emulator.secret_key,
         "STOCKROOM_AWS_ENDPOINT": emulator.url,
     }
 

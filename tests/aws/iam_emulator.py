@@ -1,0 +1,72 @@
+"""The emulator (moto + tests/aws/aws_rules.py) with moto's IAM access control on, recording every
+action it checked.
+
+moto checks IAM only after its first INITIAL_NO_AUTH_ACTION_COUNT requests (environment variable,
+read when moto is imported): the test makes exactly that many to create its users, policies and
+access keys, and from then on every request must be signed by a known access key and allowed by
+the user's policies. What moto checks and what it does not (moto/iam/access_control.py, moto 5.2.5):
+the action (`<signing name>:<Action>` - CloudWatch is signed `monitoring`, not `cloudwatch`) against
+the Action/NotAction of every statement, an explicit Deny winning; the Resource element is compared
+with the resource moto names, which is `*` for nearly every call (only IAM role, SQS queue and STS
+AssumeRole calls name their ARN), and Condition blocks are read without the request's context, so
+they always count as met. So on the emulator a policy proves its *actions*; its resource ARNs
+and conditions are checked by the test against the names the stack uses, not by moto.
+
+With STOCKROOM_ACTION_LOG set, each checked action is appended to that file as
+`<access key id> <service>:<Action> allowed|denied`.
+
+Run: INITIAL_NO_AUTH_ACTION_COUNT=7 STOCKROOM_ACTION_LOG=/tmp/actions \
+     python tests/aws/iam_emulator.py --port 5000
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from moto import settings
+from moto.core.authorization import ActionAuthenticatorMixin
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import aws_rules
+
+_LOCK = threading.Lock()
+
+
+def record_actions(path: Path) -> None:
+    """Append every action moto checks (once access control is on) and its outcome to `path`."""
+    original = ActionAuthenticatorMixin._authenticate_and_authorize_action
+
+    def checked(self: Any, iam_request_cls: type, resource: str = "*") -> None:
+        on = ActionAuthenticatorMixin.request_count >= settings.INITIAL_NO_AUTH_ACTION_COUNT
+        outcome = "denied"
+        try:
+            original(self, iam_request_cls, resource)
+            outcome = "allowed"
+        finally:
+            if on:
+                scope = self.headers.get("Authorization", "").split("Credential=")[-1].split("/")
+                service = scope[3] if len(scope) > 3 else "?"
+                action = self._get_action()
+                with _LOCK, path.open("a") as out:
+                    out.write(f"{scope[0]} {service}:{action} {outcome}\n")
+
+    ActionAuthenticatorMixin._authenticate_and_authorize_action = checked  # type: ignore[method-assign]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=5000)
+    args = parser.parse_args()
+    if os.environ.get("STOCKROOM_ACTION_LOG"):
+        record_actions(Path(os.environ["STOCKROOM_ACTION_LOG"]))
+    aws_rules.serve(args.host, args.port)
+
+
+if __name__ == "__main__":
+    main()
