@@ -20,7 +20,8 @@ key() {
 keep() {
   local image=$1 k=$2 old
   podman tag "$image" "$cache:$k"
-  for old in $(podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$cache"); do
+  # (podman lists every name of an image the filter matches: keep only this repository's rows.)
+  for old in $(podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$cache" | grep "^$cache:"); do
     [ "$old" = "$cache:$k" ] || podman rmi "$old" >/dev/null
   done
 }
@@ -54,7 +55,8 @@ case "${1:-}" in
       fi
       id=$(podman images --quiet --filter "reference=$repo" | head -n 1)
       keep "$id" "$k"
-      podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo" | xargs -r podman rmi >/dev/null
+      podman images --format '{{.Repository}}:{{.Tag}}' --filter "reference=$repo" | { grep "^$repo:" || true; } \
+        | xargs -r podman rmi >/dev/null
     fi
     echo "$cache:$k"
     ;;
