@@ -6,7 +6,7 @@ VENV := .venv
 export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 
-.PHONY: help setup demo demo-down test lint test-smoke test-app test-molecule test-aws test-e2e bench-app drill images clean
+.PHONY: help setup demo demo-down test lint test-smoke test-app test-molecule test-aws test-e2e bench-app drill images clean logs
 
 help: ## list every target with what it does
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-14s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ drill: setup ## scaling drill on the emulator (simulated trigger)
 
 images: setup ## the project's AMIs, newest first, current/previous marked (ARGS='-i inventory/local' for the emulator)
 	@ansible-playbook playbooks/images.yml $(ARGS)
+
+logs: ## the local fleet's journals merged by time (ARGS='-u stockroom --since -10min'; ARGS=-f follows)
+	@scripts/logs.sh $(ARGS)
 
 clean: ## remove caches (not .venv)
 	rm -rf .run .pytest_cache .ruff_cache reports

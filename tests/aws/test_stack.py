@@ -44,6 +44,10 @@ def test_fresh_run_builds_the_whole_stack(emulator: Emulator, fresh: Run) -> Non
     checks.monitoring(emulator)
     # Issue 17: no domain outside prod - the summary gives the load balancer's address and says HTTP.
     assert "Stockroom: http://" in fresh.output and "plain HTTP (no TLS)" in fresh.output
+    # Issue 17: the dashboard, the log groups with the 5xx filter and alarm, the agent's groups.
+    checks.dashboard(emulator)
+    checks.logs(emulator)
+    checks.node_logging(emulator)
 
 
 def test_the_db_password_never_appears_in_the_output(emulator: Emulator, fresh: Run) -> None:
@@ -83,6 +87,30 @@ def test_each_playbook_runs_alone(emulator: Emulator, fresh: Run) -> None:
         assert run.recap["changed"] == 0, (playbook, changed_tasks(run))
 
 
+def test_the_dashboard_shows_the_waf_when_it_is_on(emulator: Emulator, fresh: Run) -> None:
+    """aws_compute_waf (prod) adds the web ACL's widgets; turned off again, they go."""
+    run = run_playbook(emulator, "playbooks/monitoring.yml", "-e", "aws_compute_waf=true")
+    assert run.rc == 0, run.output[-4000:]
+    assert changed_task_names(run) == [
+        "aws_monitoring : Dashboard | One page for the fleet (skipped when it matches)"
+    ]
+    cw = emulator.client("cloudwatch")
+    body = json.loads(cw.get_dashboard(DashboardName=NAME)["DashboardBody"])
+    waf = [m for m in checks.dashboard_metrics(body) if m[0] == "AWS/WAFV2"]
+    assert {(m[1], m[2]["Rule"]) for m in waf} == {
+        ("AllowedRequests", "ALL"),
+        ("BlockedRequests", "ALL"),
+        ("BlockedRequests", f"{NAME}-common"),
+        ("BlockedRequests", f"{NAME}-bad-inputs"),
+        ("BlockedRequests", f"{NAME}-login-rate"),
+    }
+    assert all(m[2]["WebACL"] == NAME and m[2]["Region"] == "eu-west-1" for m in waf), waf
+    run = run_playbook(emulator, "playbooks/monitoring.yml")
+    assert run.rc == 0, run.output[-4000:]
+    assert run.recap["changed"] == 1, changed_tasks(run)
+    checks.dashboard(emulator)
+
+
 # Tasks that skip a resource when what was read already matches, and the hand-made change each one
 # must notice. The run after the changes reports exactly these tasks as changed, nothing else.
 DRIFT_TASKS = (
@@ -102,6 +130,9 @@ DRIFT_TASKS = (
     "IAM | The role may read the database secret",
     "Notifications | Alerts topic with the e-mail subscription",
     "Notifications | Instance launch/terminate events",
+    "Logs | Log groups with their retention and tags",
+    "Logs | Metric filter counting the app's 5xx request lines",
+    "Dashboard | One page for the fleet",
 )
 
 
@@ -164,6 +195,8 @@ def test_hand_made_drift_is_found_by_check_and_put_back(emulator: Emulator, fres
     assert attributes["DisplayName"] == f"Stockroom {ENV} alerts"
     rule = emulator.client("events").describe_rule(Name=f"{NAME}-asg-events")
     assert rule["Description"] == "Stockroom ASG launch/terminate notifications"
+    checks.dashboard(emulator)  # widgets, positions and alarm states as the role writes them
+    checks.logs(emulator)  # retention 30 again, the metric filter back
 
     again = run_playbook(emulator, "site.yml")
     assert again.rc == 0, again.output[-4000:]
@@ -281,6 +314,14 @@ def drift_other_tiers(emulator: Emulator) -> None:
     events = emulator.client("events")
     rule = events.describe_rule(Name=f"{NAME}-asg-events")
     events.put_rule(Name=rule["Name"], EventPattern=rule["EventPattern"], Description="by hand")
+    # Issue 17: a dashboard widget dropped, a group's retention changed, the filter deleted.
+    body = json.loads(cw.get_dashboard(DashboardName=NAME)["DashboardBody"])
+    cw.put_dashboard(
+        DashboardName=NAME, DashboardBody=json.dumps({"widgets": body["widgets"][:-1]})
+    )
+    cwl = emulator.client("logs")
+    cwl.put_retention_policy(logGroupName=f"/{NAME}/system", retentionInDays=7)
+    cwl.delete_metric_filter(logGroupName=f"/{NAME}/app", filterName=f"{NAME}-app-5xx")
 
 
 def test_drill_scales_out_to_max_and_back_with_alerts(emulator: Emulator, fresh: Run) -> None:
