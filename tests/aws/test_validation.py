@@ -13,6 +13,7 @@ CASES = [
     ),
     ('{"aws_network_azs": ["eu-west-1a"]}', "aws_network_azs"),
     ("stockroom_domain=stock_example!", "stockroom_domain"),
+    ("stockroom_hosted_zone_id=not-a-zone", "stockroom_hosted_zone_id"),
 ]
 
 
