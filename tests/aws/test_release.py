@@ -142,6 +142,38 @@ def test_a_cancelled_release_is_rolled_back(stack: Emulator, images: list[str]) 
     assert (launched(stack), running(stack)) == (images[0], [images[0]] * 3)
 
 
+PARAMETERS = {"current": f"/{NAME}/ami/current", "previous": f"/{NAME}/ami/previous"}
+NO_ID = ("-e", "stockroom_ami_id=")  # later than base_args' AMI: no id given
+
+
+def test_without_an_ami_id_and_no_bake_yet_the_release_says_what_to_do(stack: Emulator) -> None:
+    run = run_playbook(stack, "playbooks/release.yml", *NO_ID, *FAST)
+    assert run.rc != 0
+    assert f"the SSM parameter {PARAMETERS['current']} is not set" in " ".join(run.output.split())
+
+
+def test_release_and_rollback_read_the_ami_the_bakes_remembered(
+    stack: Emulator, images: list[str]
+) -> None:
+    """What two bakes leave in SSM (image_bake remember.yml, tested in test_bake.py): release.yml
+    rolls out current, rollback.yml goes back to previous; no AMI id is given to either."""
+    ssm = stack.client("ssm")
+    ssm.put_parameter(Name=PARAMETERS["previous"], Value=images[0], Type="String")
+    ssm.put_parameter(Name=PARAMETERS["current"], Value=images[1], Type="String")
+    release = run_playbook(stack, "playbooks/release.yml", *NO_ID, *FAST)
+    assert release.rc == 0, release.output[-4000:]
+    assert f"release: {images[1]} (from {PARAMETERS['current']})" in release.output
+    assert (launched(stack), running(stack)) == (images[1], [images[1]] * 3)
+    rollback = run_playbook(stack, "playbooks/rollback.yml", *NO_ID, *FAST)
+    assert rollback.rc == 0, rollback.output[-4000:]
+    assert f"rollback: {images[0]} (from {PARAMETERS['previous']})" in rollback.output
+    assert f"runs {images[0]} (was {images[1]})" in rollback.output
+    assert (launched(stack), running(stack)) == (images[0], [images[0]] * 3)
+    # An id given still wins over the parameters.
+    given = run_playbook(stack, "playbooks/rollback.yml", "-e", f"stockroom_ami_id={images[0]}")
+    assert given.rc == 0 and f"runs {images[0]} (unchanged)" in given.output, given.output[-4000:]
+
+
 def test_teardown_after_releases(stack: Emulator) -> None:
     """The launch template now has several versions; teardown still removes everything."""
     run = run_playbook(stack, "playbooks/teardown.yml")
