@@ -23,6 +23,7 @@ import fnmatch
 import json
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -151,10 +152,11 @@ class Accounts:
 
 
 @pytest.fixture(scope="module")
-def iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts]:
+def iam() -> Iterator[Accounts]:
     """The IAM emulator; its first NO_AUTH_REQUESTS requests make the operator (the policy, moto's
     view) and an administrator for the test's own reads; inventory/aws copied, endpoint changed."""
-    tmp = tmp_path_factory.mktemp("iam")
+    # Not under pytest's basetemp: other sessions' pytest runs prune old basetemps while this runs.
+    tmp = Path(tempfile.mkdtemp(prefix="stockroom-iam-"))
     actions = tmp / "actions.log"
     env = {
         "INITIAL_NO_AUTH_ACTION_COUNT": str(NO_AUTH_REQUESTS),
@@ -186,6 +188,7 @@ def iam(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Accounts]:
     out.mkdir(exist_ok=True)
     if actions.exists():
         shutil.copy(actions, out / "iam-actions.log")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def run(
@@ -252,7 +255,7 @@ def bake_steps(accounts: Accounts, user: Emulator, tmp: Path, ami: str) -> Run:
     )  # fmt: skip
 
 
-def test_the_operator_policy_runs_the_whole_lifecycle(iam: Accounts, tmp_path: Path) -> None:
+def test_the_operator_policy_runs_the_whole_lifecycle(iam: Accounts) -> None:
     op = iam.operator
     steps: dict[str, Run] = {}
     steps["site"] = run(iam, op, "site.yml")
@@ -261,7 +264,7 @@ def test_the_operator_policy_runs_the_whole_lifecycle(iam: Accounts, tmp_path: P
     new = next(i for i in images if i != AMI)
     # Two bakes' AWS steps: the site's AMI, then a new one (current = new, previous = the site's).
     for n, ami in enumerate((AMI, new)):
-        steps[f"bake{n}"] = bake_steps(iam, op, tmp_path, ami)
+        steps[f"bake{n}"] = bake_steps(iam, op, iam.actions.parent, ami)
         assert steps[f"bake{n}"].rc == 0, steps[f"bake{n}"].output[-5000:]
     steps["images"] = run(iam, op, "playbooks/images.yml")
     assert steps["images"].rc == 0, steps["images"].output[-3000:]
