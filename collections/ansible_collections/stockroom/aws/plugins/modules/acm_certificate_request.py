@@ -101,8 +101,8 @@ certificates:
   elements: dict
 """
 
-import hashlib
 import time
+import uuid
 from collections.abc import Callable
 from contextlib import suppress
 from typing import Any
@@ -220,8 +220,11 @@ def ensure_present(
     else:
         if check_mode:
             return {"changed": True, "validation_records": []}
-        # The same token within an hour returns the same certificate: a retried call requests one.
-        token = hashlib.sha256(f"{domain}|{name}".encode()).hexdigest()[:32]
+        # A retried call (AWSRetry repeats it as it is) requests one certificate: the same token
+        # within an hour returns the same one. A token of this run only: a certificate a teardown
+        # deleted is not handed back to the next run (moto even fails on it); reruns find theirs
+        # by the tag above.
+        token = uuid.uuid4().hex
         arn = client.request_certificate(
             aws_retry=True,
             DomainName=domain,

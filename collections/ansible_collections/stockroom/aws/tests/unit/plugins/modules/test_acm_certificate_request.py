@@ -111,3 +111,15 @@ def test_absent_lists_in_check_mode_then_deletes_once(acm: Any, never_issued: No
         "changed": False,
         "certificates": [],
     }
+
+
+def test_after_a_deletion_the_next_request_gets_a_new_certificate(
+    acm: Any, never_issued: None
+) -> None:
+    """A teardown then site.yml again within the hour: a new certificate, not the deleted one."""
+    first = ensure_present(acm, "again.example.com", "s-again", TAGS, check_mode=False)
+    ensure_absent(acm, "again.example.com", "s-again", check_mode=False)
+    second = ensure_present(acm, "again.example.com", "s-again", TAGS, check_mode=False)
+    assert second["changed"] is True
+    assert second["certificate_arn"] != first["certificate_arn"]
+    assert arns(acm, "again.example.com") == [second["certificate_arn"]]
