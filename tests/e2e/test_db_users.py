@@ -19,7 +19,11 @@ from .conftest import STATE_DIR, podman
 def service_environment(node: str) -> dict[str, str]:
     """The running gunicorn master's environment on the node (what the app can see)."""
     pid = podman("exec", node, "systemctl", "show", "-P", "MainPID", "stockroom.service")
-    raw = podman("exec", node, "cat", f"/proc/{pid.stdout.strip()}/environ").stdout
+    # As the service's own user: the container's root lacks CAP_SYS_PTRACE, which reading
+    # another user's /proc/<pid>/environ needs.
+    raw = podman(
+        "exec", "--user", "stockroom", node, "cat", f"/proc/{pid.stdout.strip()}/environ"
+    ).stdout
     return dict(item.split("=", 1) for item in raw.split("\0") if "=" in item)
 
 
