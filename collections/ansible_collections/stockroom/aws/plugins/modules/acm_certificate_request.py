@@ -15,7 +15,7 @@ description:
     hosted zone, then call the module again with I(wait=true) to wait until it is C(ISSUED).
   - I(state=absent) deletes every such certificate and returns them with their validation
     records (also in check mode), so the caller can remove those records. ACM refuses to delete
-    a certificate a load balancer's listener still uses (C(ResourceInUseException)): delete the
+    a certificate a load balancer's listener still uses (C(ResourceInUseException)), so delete the
     listener first.
   - community.aws.acm_certificate only imports certificates. Supports check mode; takes the
     connection options of every amazon.aws module (C(group/stockroom.aws.aws) reaches it).
