@@ -2,27 +2,53 @@
 # make test: lint and every suite, each one run even when an earlier one failed;
 # prints a summary and exits non-zero when any failed. Services that the suites
 # start are stopped again on exit.
+#
+# molecule and aws run side by side: each starts emulators on ports of its own and names its
+# containers, databases and stacks apart, and together they keep both cores busy where one alone
+# waits (podman, apt, the emulator's waits). Their output goes to reports/<suite>.log, and the end
+# of each is shown. e2e runs alone after them: its clean-up (make demo-down) removes every
+# container of the local fleet's label, which the molecule fleet scenarios also carry.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-trap 'scripts/services.sh down >/dev/null 2>&1 || true' EXIT
 
-suites=(lint smoke app molecule aws e2e)
-declare -A result duration
-failed=0
-for s in "${suites[@]}"; do
+steps=(lint smoke app "molecule aws" e2e)
+state=$(mktemp -d)
+trap 'rm -rf "$state"; scripts/services.sh down >/dev/null 2>&1 || true' EXIT
+
+run() {
+  local s=$1 start rc
   start=$(date +%s)
   if [ "$s" = lint ]; then scripts/lint.sh; else scripts/test-suite.sh "$s"; fi
   rc=$?
-  duration[$s]=$(( $(date +%s) - start ))
-  if [ $rc -eq 0 ]; then result[$s]=passed; else result[$s]="FAILED (exit $rc)"; failed=$((failed + 1)); fi
+  echo "$rc" >"$state/$s.rc"
+  echo $(( $(date +%s) - start )) >"$state/$s.seconds"
+}
+
+suites=()
+mkdir -p reports
+for step in "${steps[@]}"; do
+  read -r -a group <<<"$step"
+  suites+=("${group[@]}")
+  if [ "${#group[@]}" -eq 1 ]; then
+    run "${group[0]}"
+    continue
+  fi
+  echo "=== ${group[*]} side by side (output in reports/<suite>.log)"
+  for s in "${group[@]}"; do run "$s" >"reports/$s.log" 2>&1 & done
+  wait
+  for s in "${group[@]}"; do
+    echo "=== $s: exit $(cat "$state/$s.rc") after $(cat "$state/$s.seconds") s; the end of reports/$s.log:"
+    tail -n 60 "reports/$s.log"
+  done
 done
 
 echo
 echo "=== make test summary"
-passed=0
+passed=0 failed=0
 for s in "${suites[@]}"; do
-  printf '  %-10s %-18s %4ss\n' "$s" "${result[$s]}" "${duration[$s]}"
-  [ "${result[$s]}" = passed ] && passed=$((passed + 1))
+  rc=$(cat "$state/$s.rc")
+  if [ "$rc" -eq 0 ]; then res=passed; passed=$((passed + 1)); else res="FAILED (exit $rc)"; failed=$((failed + 1)); fi
+  printf '  %-10s %-18s %4ss\n' "$s" "$res" "$(cat "$state/$s.seconds")"
 done
 echo "suites: $passed passed, $failed failed"
 exit $(( failed > 0 ? 1 : 0 ))
