@@ -62,7 +62,7 @@ def test_concurrent_upgrades_from_empty(databases: Any) -> None:
         cur.execute("SHOW TABLES")
         assert {r[0] for r in cur.fetchall()} == {
             "alembic_version", "api_tokens", "item_changes", "items", "login_failures",
-            "movements", "users",
+            "movements", "stock_events", "users",
         }  # fmt: skip
         cur.execute("SELECT COUNT(*), SUM(n) FROM item_changes")
         assert cur.fetchone() == (64, 0)
