@@ -145,7 +145,11 @@ def test_health_checks_rotate_on_readyz_and_replace_on_ec2_health(
     tg = emu.client("elbv2").describe_target_groups(Names=[f"{NAME}-app"])["TargetGroups"][0]
     assert tg["HealthCheckPath"] == "/readyz"
     user_data = base64.b64decode(launch_template(emu)["UserData"]).decode()
-    assert "127.0.0.1:8000/healthz" in user_data and 'HealthStatus="Unhealthy"' in user_data
+    # The liveness check baked by roles/stockroom_app is switched to marking the instance unhealthy.
+    assert "STOCKROOM_LIVENESS_URL=http://127.0.0.1:8000/healthz" in user_data
+    assert "STOCKROOM_LIVENESS_ACTION=asg" in user_data
+    liveness = (ROOT / "roles/stockroom_app/files/stockroom_liveness.py").read_text()
+    assert 'HealthStatus="Unhealthy"' in liveness and "ShouldRespectGracePeriod=True" in liveness
     iam = emu.client("iam")
     policy = iam.get_role_policy(RoleName=f"{NAME}-app", PolicyName="report-own-health")
     (statement,) = policy["PolicyDocument"]["Statement"]
