@@ -42,7 +42,7 @@ def test_fresh_run_builds_the_whole_stack(emulator: Emulator, fresh: Run) -> Non
     checks.database(emulator, net)
     checks.compute(emulator, net)
     checks.monitoring(emulator)
-    # Issue 17: no domain outside prod - the summary gives the load balancer's address and says HTTP.
+    # Issue 17: no domain outside prod - the summary gives the ALB's address and says plain HTTP.
     assert "Stockroom: http://" in fresh.output and "plain HTTP (no TLS)" in fresh.output
     # Issue 17: the dashboard, the log groups with the 5xx filter and alarm, the agent's groups.
     checks.dashboard(emulator)
@@ -127,7 +127,7 @@ DRIFT_TASKS = (
     "Alarms | CPU alarms wired to the scaling policies and the topic",
     "Secret | Store the master credentials",
     "IAM | Instance role",
-    "IAM | The role may read the database secret",
+    "IAM | The role may read the node's five secrets",
     "Notifications | Alerts topic with the e-mail subscription",
     "Notifications | Instance launch/terminate events",
     "Logs | Log groups with their retention and tags",
@@ -417,7 +417,7 @@ def test_a_run_killed_half_way_converges_without_duplicates(emulator: Emulator) 
         "nat_gateways": 1,
         "addresses": 1,
         "db_instances": 1,
-        "secrets": 1,
+        "secrets": 5,  # master, app user, migration user, secret key, first admin
         "load_balancers": 1,
         "asgs": 1,
         "topics": 2,  # alerts and low stock
