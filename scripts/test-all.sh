@@ -22,6 +22,9 @@ run() {
   rc=$?
   echo "$rc" >"$state/$s.rc"
   echo $(( $(date +%s) - start )) >"$state/$s.seconds"
+  # CPU seconds of the suite's own processes (user+sys of waited-for children; containers' processes
+  # belong to conmon and are not counted): with 2 cores, wall time near CPU/2 means the suite is CPU-bound.
+  times | awk 'NR == 2 { split($1, u, /[ms]/); split($2, y, /[ms]/); printf "%d\n", u[1]*60 + u[2] + y[1]*60 + y[2] }' >"$state/$s.cpu"
 }
 
 suites=()
@@ -30,7 +33,7 @@ for step in "${steps[@]}"; do
   read -r -a group <<<"$step"
   suites+=("${group[@]}")
   if [ "${#group[@]}" -eq 1 ]; then
-    run "${group[0]}"
+    (run "${group[0]}")  # a subshell of its own, so `times` counts this suite only
     continue
   fi
   echo "=== ${group[*]} side by side (output in reports/<suite>.log)"
@@ -48,7 +51,7 @@ passed=0 failed=0
 for s in "${suites[@]}"; do
   rc=$(cat "$state/$s.rc")
   if [ "$rc" -eq 0 ]; then res=passed; passed=$((passed + 1)); else res="FAILED (exit $rc)"; failed=$((failed + 1)); fi
-  printf '  %-10s %-18s %4ss\n' "$s" "$res" "$(cat "$state/$s.seconds")"
+  printf '  %-10s %-18s %4ss  (%s CPU-s)\n' "$s" "$res" "$(cat "$state/$s.seconds")" "$(cat "$state/$s.cpu")"
 done
 echo "suites: $passed passed, $failed failed"
 exit $(( failed > 0 ? 1 : 0 ))
