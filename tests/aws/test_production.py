@@ -1,21 +1,22 @@
 """The production path (issue 15): inventory/aws's own settings on the emulator, a whole lifecycle.
 
 Only the endpoint, the region and the AMI differ from what `ansible-playbook site.yml` does on AWS
-(plus the alert address and the domain every prod run is given with -e; the domain's hosted zone is
-made on the emulator first). The region is one whose zones are a, c
-and d - no 'b' - and it is set in the inventory's group_vars, as an operator would. The emulator
-enforces the AWS rules moto lacks (aws_rules.py): deletion protection, no engine downgrade,
-desired capacity within min..max.
+(plus the alert address and the domain every prod run is given with -e; the domain's hosted zone,
+and one that does not serve it, are made on the emulator first). The region is one whose zones are
+a, c and d - no 'b' - and it is set in the inventory's group_vars, as an operator would. The
+emulator enforces the AWS rules moto lacks (aws_rules.py): deletion protection, no engine
+downgrade, desired capacity within min..max, ACM issuing only once the validation record is in the
+zone, no deleting a certificate in use or an associated web ACL.
 
-create -> rerun changed=0 -> minor DB upgrade by RDS, database.yml changed=0 -> scale-out by hand
-to 5, site.yml keeps it with changed=0 -> max lowered / restored (desired clamped, never reset) ->
-teardown refused without confirmation -> teardown with deletion protection on, in one run ->
-site.yml again inside the secret's recovery window -> teardown with the AMIs. The tests run in
-file order on one emulator.
-
-After the scale-out: a release onto a new AMI (all 5 nodes replaced through the instance refresh)
--> a release whose 5xx alarm fires half way is rolled back (tests/aws/test_release.py has the
-rest of the release paths on inventory/local's settings).
+create (the certificate requested and validated through the zone, 443 with a TLS 1.2+ policy, 80
+redirecting, alias records, the WAF) -> rerun changed=0 -> --check changed=0 -> minor DB upgrade
+by RDS, database.yml changed=0 -> scale-out by hand to 5, site.yml keeps it with changed=0 -> a
+release onto a new AMI (all 5 nodes replaced through the instance refresh) -> a release whose 5xx
+alarm fires half way is rolled back -> max lowered / restored (desired clamped, never reset) -> a
+given certificate served instead, and back -> teardown refused without confirmation -> teardown
+with deletion protection on, in one run -> site.yml again inside the secret's recovery window ->
+teardown with the AMIs. The tests run in file order on one emulator (tests/aws/test_release.py has
+the rest of the release paths on inventory/local's settings).
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ NAME = "stockroom-prod"
 # Production refuses plain HTTP (issue 16 item 14): every prod run is given the domain, served by a
 # public hosted zone the fixture creates (site.yml requests and validates the certificate in it).
 DOMAIN = "stock.example.com"
+ZONE = "example.com"
+OTHER_ZONE = "other.example.com"  # a zone that does not serve the domain: site.yml must not pick it
 STATE: dict[str, Any] = {}
 TIMINGS: dict[str, Any] = {}
 
@@ -49,7 +52,8 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, P
     """Our own emulator, and inventory/aws copied with the endpoint and the region changed."""
     tmp = tmp_path_factory.mktemp("prod")
     with emulator_server(tmp / "moto.log") as emu:
-        emu.client("route53").create_hosted_zone(Name="example.com", CallerReference="prod-zone")
+        for zone in (ZONE, OTHER_ZONE):
+            emu.client("route53").create_hosted_zone(Name=zone, CallerReference=f"prod-{zone}")
         inventory = tmp / "inventory"
         (inventory / "group_vars").mkdir(parents=True)
         shutil.copy(ROOT / "inventory/aws/hosts.yml", inventory / "hosts.yml")
@@ -115,6 +119,7 @@ def test_create_with_the_production_settings(prod: tuple[Emulator, Path]) -> Non
     emu, _ = prod
     created = run(prod, "site.yml")
     assert created.rc == 0, created.output[-5000:]
+    STATE["created"] = created
     TIMINGS["fresh"] = {"seconds": round(created.seconds, 1), "changed": created.recap["changed"]}
     ec2 = emu.client("ec2")
     vpcs = ec2.describe_vpcs(Filters=[{"Name": "tag:Name", "Values": [NAME]}])["Vpcs"]
@@ -190,32 +195,154 @@ def test_the_load_balancer_is_protected_and_drops_invalid_headers(
     assert found["routing.http.drop_invalid_header_fields.enabled"] == "true"
 
 
-def test_prod_serves_https_behind_the_waf(prod: tuple[Emulator, Path]) -> None:
-    """Issue 16 item 14 / issue 17: the certificate requested for the domain on 443, 80 redirecting,
-    the domain's alias records, and the web ACL on the load balancer (on in prod by default)."""
+def certificates(emu: Emulator) -> list[dict[str, Any]]:
+    acm = emu.client("acm")
+    listed = acm.list_certificates()["CertificateSummaryList"]
+    return [
+        acm.describe_certificate(CertificateArn=c["CertificateArn"])["Certificate"]
+        for c in listed
+        if c["DomainName"] == DOMAIN
+    ]
+
+
+def load_balancer(emu: Emulator) -> dict[str, Any]:
+    (lb,) = emu.client("elbv2").describe_load_balancers(Names=[NAME])["LoadBalancers"]
+    return lb
+
+
+def listeners(emu: Emulator) -> dict[int, dict[str, Any]]:
+    found = emu.client("elbv2").describe_listeners(
+        LoadBalancerArn=load_balancer(emu)["LoadBalancerArn"]
+    )
+    return {li["Port"]: li for li in found["Listeners"]}
+
+
+def zone_id(emu: Emulator, name: str) -> str:
+    zones = emu.client("route53").list_hosted_zones_by_name(DNSName=name)["HostedZones"]
+    (found,) = [z for z in zones if z["Name"] == f"{name}."]
+    return str(found["Id"]).rsplit("/", 1)[-1]
+
+
+def records(emu: Emulator) -> dict[tuple[str, str], dict[str, Any]]:
+    sets = emu.client("route53").list_resource_record_sets(HostedZoneId=zone_id(emu, ZONE))
+    return {(r["Name"], r["Type"]): r for r in sets["ResourceRecordSets"]}
+
+
+def web_acls(emu: Emulator) -> list[dict[str, Any]]:
+    acls = emu.client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
+    return [a for a in acls if a["Name"] == NAME]
+
+
+def test_the_certificate_is_requested_validated_in_the_zone_and_issued(
+    prod: tuple[Emulator, Path],
+) -> None:
+    """Issue 17: ACM with DNS validation, its record written in the zone that serves the domain."""
     emu, _ = prod
-    elb = emu.client("elbv2")
-    lb = elb.describe_load_balancers(Names=[NAME])["LoadBalancers"][0]
-    listeners = elb.describe_listeners(LoadBalancerArn=lb["LoadBalancerArn"])["Listeners"]
-    by_port = {li["Port"]: li for li in listeners}
-    (cert,) = by_port[443]["Certificates"]
-    acm = emu.client("acm").describe_certificate(CertificateArn=cert["CertificateArn"])
-    assert acm["Certificate"]["DomainName"] == DOMAIN
-    assert acm["Certificate"]["Status"] == "ISSUED"
-    assert by_port[80]["DefaultActions"][0]["Type"] == "redirect"
-    zones = emu.client("route53").list_hosted_zones()["HostedZones"]
-    sets = emu.client("route53").list_resource_record_sets(HostedZoneId=zones[0]["Id"])
-    aliases = {r["Type"] for r in sets["ResourceRecordSets"] if r["Name"] == f"{DOMAIN}."}
-    assert aliases == {"A", "AAAA"}
-    waf = emu.client("wafv2").get_web_acl_for_resource(ResourceArn=lb["LoadBalancerArn"])
-    assert waf["WebACL"]["Name"] == NAME
+    (cert,) = certificates(emu)
+    assert cert["Status"] == "ISSUED" and cert["Type"] == "AMAZON_ISSUED"
+    ((option),) = cert["DomainValidationOptions"]
+    assert option["ValidationMethod"] == "DNS"
+    record = option["ResourceRecord"]
+    written = records(emu)[(record["Name"], "CNAME")]
+    assert written["ResourceRecords"] == [{"Value": record["Value"]}]
+    tags = emu.client("acm").list_tags_for_certificate(CertificateArn=cert["CertificateArn"])
+    assert {t["Key"]: t["Value"] for t in tags["Tags"]}["Name"] == NAME
+
+
+def test_443_serves_it_with_tls_1_2_and_80_redirects(prod: tuple[Emulator, Path]) -> None:
+    """Issue 16 item 14 / issue 17: production serves HTTPS only."""
+    emu, _ = prod
+    (cert,) = certificates(emu)
+    by_port = listeners(emu)
+    assert sorted(by_port) == [80, 443]
+    https = by_port[443]
+    assert https["Protocol"] == "HTTPS"
+    assert https["SslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert [c["CertificateArn"] for c in https["Certificates"]] == [cert["CertificateArn"]]
+    assert https["DefaultActions"][0]["Type"] == "forward"
+    (redirect,) = by_port[80]["DefaultActions"]
+    assert redirect["Type"] == "redirect"
+    config = redirect["RedirectConfig"]
+    assert (config["Protocol"], config["Port"], config["StatusCode"]) == (
+        "HTTPS",
+        "443",
+        "HTTP_301",
+    )
+
+
+def test_the_domain_points_at_the_load_balancer(prod: tuple[Emulator, Path]) -> None:
+    emu, _ = prod
+    lb = load_balancer(emu)
+    found = records(emu)
+    for kind in ("A", "AAAA"):
+        alias = found[(f"{DOMAIN}.", kind)]["AliasTarget"]
+        assert alias["DNSName"].rstrip(".").lower() == lb["DNSName"].lower()
+        assert alias["HostedZoneId"] == lb["CanonicalHostedZoneId"]
+    other = emu.client("route53").get_hosted_zone(Id=zone_id(emu, OTHER_ZONE))["HostedZone"]
+    assert other["ResourceRecordSetCount"] == 2, "only the zone that serves the domain"
+
+
+def test_the_waf_guards_the_load_balancer(prod: tuple[Emulator, Path]) -> None:
+    """Issue 17: on in prod by default - AWS's managed rule groups and the login rate limit."""
+    emu, _ = prod
+    waf = emu.client("wafv2")
+    (summary,) = web_acls(emu)
+    acl = waf.get_web_acl(Name=NAME, Scope="REGIONAL", Id=summary["Id"])["WebACL"]
+    attached = waf.get_web_acl_for_resource(ResourceArn=load_balancer(emu)["LoadBalancerArn"])
+    assert attached["WebACL"]["ARN"] == acl["ARN"]
+    assert acl["DefaultAction"] == {"Allow": {}}
+    assert acl["VisibilityConfig"]["CloudWatchMetricsEnabled"] is True
+    assert acl["VisibilityConfig"]["MetricName"] == NAME
+    rules = {r["Name"]: r for r in acl["Rules"]}
+    assert list(rules) == [
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+        "login-rate",
+    ]
+    for name in ("AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet"):
+        managed = rules[name]["Statement"]["ManagedRuleGroupStatement"]
+        assert (managed["VendorName"], managed["Name"]) == ("AWS", name)
+    assert all(r["VisibilityConfig"]["CloudWatchMetricsEnabled"] for r in rules.values())
+    assert [r["VisibilityConfig"]["MetricName"] for r in rules.values()] == [
+        f"{NAME}-common",
+        f"{NAME}-bad-inputs",
+        f"{NAME}-login-rate",
+    ]
+    rate = rules["login-rate"]
+    assert rate["Action"] == {"Block": {}}
+    statement = rate["Statement"]["RateBasedStatement"]
+    assert statement["AggregateKeyType"] == "IP" and statement["Limit"] == 100
+    matches = statement["ScopeDownStatement"]["AndStatement"]["Statements"]
+    assert {
+        (
+            next(iter(m["RegexMatchStatement"]["FieldToMatch"])),
+            m["RegexMatchStatement"]["RegexString"],
+        )
+        for m in matches
+    } == {("UriPath", "^/login/?$"), ("Method", "^POST$")}
+
+
+def test_the_summary_gives_the_https_address() -> None:
+    created = STATE["created"]
+    assert f"Stockroom: https://{DOMAIN}/" in created.output
+    assert "http:// redirects to https://" in created.output
+    assert f"WAF: web ACL {NAME}" in created.output
 
 
 def test_rerun_changes_nothing(prod: tuple[Emulator, Path]) -> None:
+    emu, _ = prod
     again = run(prod, "site.yml")
     assert again.rc == 0, again.output[-5000:]
     TIMINGS["rerun"] = {"seconds": round(again.seconds, 1), "changed": again.recap["changed"]}
     assert again.recap["changed"] == 0, changed_tasks(again)
+    assert len(certificates(emu)) == 1, "a rerun requests no second certificate"
+
+
+def test_check_mode_changes_nothing(prod: tuple[Emulator, Path]) -> None:
+    check = run(prod, "site.yml", "--check")
+    assert check.rc == 0, check.output[-5000:]
+    TIMINGS["check"] = {"seconds": round(check.seconds, 1), "changed": check.recap["changed"]}
+    assert check.recap["changed"] == 0, changed_tasks(check)
 
 
 def test_the_nodes_are_found_by_the_aws_ec2_inventory(prod: tuple[Emulator, Path]) -> None:
@@ -311,6 +438,27 @@ def test_lowering_max_clamps_desired_and_raising_it_keeps_it(
     assert (asg["DesiredCapacity"], asg["MaxSize"]) == (4, 5), "desired is never reset to 3"
 
 
+def test_a_given_certificate_is_served_instead(prod: tuple[Emulator, Path]) -> None:
+    """aws_compute_certificate_arn instead of the requested one: served on 443, nothing requested;
+    back without it, the requested one again. The teardown then leaves the operator's."""
+    emu, _ = prod
+    acm = emu.client("acm")
+    arn = acm.request_certificate(DomainName=DOMAIN, ValidationMethod="DNS")["CertificateArn"]
+    STATE["given"] = arn
+    deadline = time.monotonic() + 30
+    # The same domain, the same validation record (as on AWS): already in the zone.
+    while acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] != "ISSUED":
+        assert time.monotonic() < deadline, "the emulator issues it once the record is in the zone"
+        time.sleep(1)
+    given = run(prod, "playbooks/compute.yml", "-e", f"aws_compute_certificate_arn={arn}")
+    assert given.rc == 0, given.output[-5000:]
+    assert [c["CertificateArn"] for c in listeners(emu)[443]["Certificates"]] == [arn]
+    assert len(certificates(emu)) == 2, "nothing requested"
+    back = run(prod, "playbooks/compute.yml")
+    assert back.rc == 0, back.output[-5000:]
+    assert [c["CertificateArn"] for c in listeners(emu)[443]["Certificates"]] != [arn]
+
+
 def test_teardown_of_prod_needs_the_confirmation(prod: tuple[Emulator, Path]) -> None:
     emu, _ = prod
     refused = run(prod, "playbooks/teardown.yml")
@@ -329,8 +477,11 @@ def test_teardown_with_deletion_protection_in_one_run(prod: tuple[Emulator, Path
     TIMINGS["teardown"] = {"seconds": round(down.seconds, 1), "changed": down.recap["changed"]}
     assert "instance_profile' option will be removed" not in down.output
     assert not [lb for lb in emu.client("elbv2").describe_load_balancers()["LoadBalancers"]]
-    assert not emu.client("acm").list_certificates()["CertificateSummaryList"]
+    # The listener used the certificate until the load balancer was gone (AWS refuses to delete a
+    # certificate in use, and a web ACL still associated: aws_rules.py); the operator's stays.
+    assert [c["CertificateArn"] for c in certificates(emu)] == [STATE["given"]]
     assert not emu.client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
+    assert sorted(records(emu)) == [(f"{ZONE}.", "NS"), (f"{ZONE}.", "SOA")]
     assert not emu.client("rds").describe_db_instances()["DBInstances"]
     snapshots = emu.client("rds").describe_db_snapshots(DBInstanceIdentifier=f"{NAME}-db")
     assert snapshots["DBSnapshots"], "production keeps a final snapshot"
