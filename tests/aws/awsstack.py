@@ -130,9 +130,26 @@ def base_args(playbook: str, *extra: str) -> list[str]:
 # A fresh site.yml took 3-5 min (not 40 s) while other suites loaded the shared 2 cores to 15-20:
 # the timeout is a hang guard, the timing targets are measured separately.
 def run_playbook(emulator: Emulator, playbook: str, *extra: str, timeout: int = 900) -> Run:
+    return run_args(emulator, base_args(playbook, *extra), timeout)
+
+
+# Production's own settings: a copy of inventory/aws whose group_vars add the emulator's endpoint.
+# Every prod run is given the AMI, the alert address and the domain, as an operator gives them.
+PROD_DOMAIN = "stock.example.com"
+
+
+def run_prod(
+    emulator: Emulator, inventory: Path, playbook: str, *extra: str, timeout: int = 900
+) -> Run:
+    args = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(inventory), playbook]
+    args += ["-e", f"stockroom_ami_id={AMI}", "-e", "stockroom_alert_email=ops@example.com"]
+    return run_args(emulator, [*args, "-e", f"stockroom_domain={PROD_DOMAIN}", *extra], timeout)
+
+
+def run_args(emulator: Emulator, args: list[str], timeout: int) -> Run:
     start = time.monotonic()
     proc = subprocess.run(
-        base_args(playbook, *extra),
+        args,
         cwd=ROOT,
         env=playbook_env(emulator),
         capture_output=True,

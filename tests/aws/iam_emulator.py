@@ -15,6 +15,12 @@ and conditions are checked by the test against the names the stack uses, not by 
 With STOCKROOM_ACTION_LOG set, each checked action is appended to that file as
 `<access key id> <service>:<Action> allowed|denied`.
 
+With STOCKROOM_MOTO_VIEW_POLICIES set (comma-separated policy names), a managed policy of that name
+is stored as moto's view of it: every Resource `*`, no Condition, `cloudwatch:` actions as
+`monitoring:` (the name CloudWatch signs with). Its actions are enforced as written; its resources
+and conditions, which moto cannot evaluate, are checked by the test against the stack's ARNs. This
+lets docs/aws.md's runbook create the operator's policy from the file, as an operator does.
+
 Run: INITIAL_NO_AUTH_ACTION_COUNT=7 STOCKROOM_ACTION_LOG=/tmp/actions \
      python tests/aws/iam_emulator.py --port 5000
 """
@@ -22,6 +28,7 @@ Run: INITIAL_NO_AUTH_ACTION_COUNT=7 STOCKROOM_ACTION_LOG=/tmp/actions \
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import threading
@@ -31,6 +38,7 @@ from typing import Any
 from moto import settings
 from moto.core.authorization import ActionAuthenticatorMixin
 from moto.iam.access_control import IAMRequestBase
+from moto.iam.models import IAMBackend
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aws_rules
@@ -72,12 +80,36 @@ def route53_signature_unchecked() -> None:
     IAMRequestBase.check_signature = check_signature  # type: ignore[method-assign]
 
 
+def store_moto_view(names: set[str]) -> None:
+    """Managed policies named in `names` are stored as what moto can evaluate (see above)."""
+    original = IAMBackend.create_policy
+
+    def create_policy(self: Any, *args: Any, **kwargs: Any) -> Any:
+        # moto 5.2.5: create_policy(description, path, policy_document, policy_name, tags)
+        params = ("description", "path", "policy_document", "policy_name", "tags")
+        call = dict(zip(params[: len(args)], args, strict=True)) | kwargs
+        if call["policy_name"] in names:
+            document = json.loads(call["policy_document"])
+            for statement in document["Statement"]:
+                actions = statement["Action"]
+                actions = actions if isinstance(actions, list) else [actions]
+                statement["Action"] = [a.replace("cloudwatch:", "monitoring:", 1) for a in actions]
+                statement["Resource"] = "*"
+                statement.pop("Condition", None)
+            call["policy_document"] = json.dumps(document)
+        return original(self, **call)
+
+    IAMBackend.create_policy = create_policy  # type: ignore[method-assign]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=5000)
     args = parser.parse_args()
     route53_signature_unchecked()
+    if os.environ.get("STOCKROOM_MOTO_VIEW_POLICIES"):
+        store_moto_view(set(os.environ["STOCKROOM_MOTO_VIEW_POLICIES"].split(",")))
     if os.environ.get("STOCKROOM_ACTION_LOG"):
         record_actions(Path(os.environ["STOCKROOM_ACTION_LOG"]))
     aws_rules.serve(args.host, args.port)

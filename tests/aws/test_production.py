@@ -12,11 +12,12 @@ create (the certificate requested and validated through the zone, 443 with a TLS
 redirecting, alias records, the WAF) -> rerun changed=0 -> --check changed=0 -> minor DB upgrade
 by RDS, database.yml changed=0 -> scale-out by hand to 5, site.yml keeps it with changed=0 -> a
 release onto a new AMI (all 5 nodes replaced through the instance refresh) -> a release whose 5xx
-alarm fires half way is rolled back -> max lowered / restored (desired clamped, never reset) -> a
-given certificate served instead, and back -> teardown refused without confirmation -> teardown
-with deletion protection on, in one run -> site.yml again inside the secret's recovery window ->
-teardown with the AMIs. The tests run in file order on one emulator (tests/aws/test_release.py has
-the rest of the release paths on inventory/local's settings).
+alarm fires half way is rolled back -> max lowered and a given certificate, then both restored
+(desired clamped, never reset; the requested certificate served again) -> teardown refused
+without confirmation -> teardown with deletion protection on, in one run -> site.yml again inside
+the secret's recovery window -> teardown with the AMIs. The tests run in file order on one
+emulator (tests/aws/test_release.py has the rest of the release paths on inventory/local's
+settings).
 """
 
 from __future__ import annotations
@@ -33,14 +34,14 @@ from typing import Any
 import checks
 import pytest
 import test_release as release
-from awsstack import AMI, ROOT, Emulator, Run, emulator_server, playbook_env
+from awsstack import AMI, PROD_DOMAIN, ROOT, Emulator, Run, emulator_server, playbook_env, run_prod
 from test_stack import changed_tasks
 
 REGION = "ap-northeast-1"  # zones ap-northeast-1a, -1c, -1d on the emulator (as on many accounts)
 NAME = "stockroom-prod"
 # Production refuses plain HTTP (issue 16 item 14): every prod run is given the domain, served by a
 # public hosted zone the fixture creates (site.yml requests and validates the certificate in it).
-DOMAIN = "stock.example.com"
+DOMAIN = PROD_DOMAIN
 ZONE = "example.com"
 OTHER_ZONE = "other.example.com"  # a zone that does not serve the domain: site.yml must not pick it
 STATE: dict[str, Any] = {}
@@ -73,20 +74,7 @@ def prod(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Emulator, P
 
 def run(prod: tuple[Emulator, Path], playbook: str, *extra: str) -> Run:
     emu, inventory = prod
-    args = [str(ROOT / ".venv/bin/ansible-playbook"), "-i", str(inventory), playbook]
-    args += ["-e", f"stockroom_ami_id={AMI}", "-e", "stockroom_alert_email=ops@example.com"]
-    args += ["-e", f"stockroom_domain={DOMAIN}"]
-    start = time.monotonic()
-    proc = subprocess.run(
-        [*args, *extra],
-        cwd=ROOT,
-        env=playbook_env(emu),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    return Run(proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
+    return run_prod(emu, inventory, playbook, *extra, timeout=600)
 
 
 def group(emu: Emulator) -> dict[str, Any]:
@@ -424,23 +412,12 @@ def test_a_release_that_fails_its_alarm_check_rolls_back(prod: tuple[Emulator, P
     assert release.launched(emu, f"{NAME}-app") == good
 
 
-def test_lowering_max_clamps_desired_and_raising_it_keeps_it(
-    prod: tuple[Emulator, Path],
-) -> None:
-    emu, _ = prod
-    lower = run(prod, "playbooks/compute.yml", "-e", "stockroom_asg_max=4")
-    assert lower.rc == 0, lower.output[-5000:]
-    asg = group(emu)
-    assert (asg["DesiredCapacity"], asg["MaxSize"]) == (4, 4)
-    back = run(prod, "playbooks/compute.yml")
-    assert back.rc == 0, back.output[-5000:]
-    asg = group(emu)
-    assert (asg["DesiredCapacity"], asg["MaxSize"]) == (4, 5), "desired is never reset to 3"
-
-
-def test_a_given_certificate_is_served_instead(prod: tuple[Emulator, Path]) -> None:
-    """aws_compute_certificate_arn instead of the requested one: served on 443, nothing requested;
-    back without it, the requested one again. The teardown then leaves the operator's."""
+def test_lowered_max_and_a_given_certificate_then_back(prod: tuple[Emulator, Path]) -> None:
+    """Two operator inputs in one compute.yml run, then back without them:
+    - stockroom_asg_max lowered to 4 clamps desired (4 of 5) to it; raised again, desired stays 4 -
+      never reset to 3 (item 6);
+    - aws_compute_certificate_arn instead of the requested certificate: served on 443, nothing
+      requested; back without it, the requested one again. The teardown leaves the operator's."""
     emu, _ = prod
     acm = emu.client("acm")
     arn = acm.request_certificate(DomainName=DOMAIN, ValidationMethod="DNS")["CertificateArn"]
@@ -450,12 +427,23 @@ def test_a_given_certificate_is_served_instead(prod: tuple[Emulator, Path]) -> N
     while acm.describe_certificate(CertificateArn=arn)["Certificate"]["Status"] != "ISSUED":
         assert time.monotonic() < deadline, "the emulator issues it once the record is in the zone"
         time.sleep(1)
-    given = run(prod, "playbooks/compute.yml", "-e", f"aws_compute_certificate_arn={arn}")
+    given = run(
+        prod,
+        "playbooks/compute.yml",
+        "-e",
+        "stockroom_asg_max=4",
+        "-e",
+        f"aws_compute_certificate_arn={arn}",
+    )
     assert given.rc == 0, given.output[-5000:]
+    asg = group(emu)
+    assert (asg["DesiredCapacity"], asg["MaxSize"]) == (4, 4)
     assert [c["CertificateArn"] for c in listeners(emu)[443]["Certificates"]] == [arn]
     assert len(certificates(emu)) == 2, "nothing requested"
     back = run(prod, "playbooks/compute.yml")
     assert back.rc == 0, back.output[-5000:]
+    asg = group(emu)
+    assert (asg["DesiredCapacity"], asg["MaxSize"]) == (4, 5), "desired is never reset to 3"
     assert [c["CertificateArn"] for c in listeners(emu)[443]["Certificates"]] != [arn]
 
 
