@@ -21,3 +21,16 @@ def test_every_scenario_runs_create_converge_verify_destroy() -> None:
         for step in ("create", "converge", "verify", "destroy"):
             assert step in sequence, f"{path.parent.name}: no {step} step"
         assert sequence[-1] == "destroy", f"{path.parent.name}: does not end with destroy"
+
+
+# The drill is an action: a second run drills again (molecule/README.md), so it has neither step.
+ACTIONS = {"aws_drill"}
+
+
+def test_every_role_s_scenario_proves_idempotence_and_check_mode() -> None:
+    for path in sorted((ROOT / "molecule").glob("*/molecule.yml")):
+        if path.parent.name in ACTIONS:
+            continue
+        sequence = yaml.safe_load(path.read_text())["scenario"]["test_sequence"]
+        steps = [s for s in sequence if s in ("converge", "idempotence", "check", "verify")]
+        assert steps == ["converge", "idempotence", "check", "verify"], (path.parent.name, steps)

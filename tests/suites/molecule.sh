@@ -3,7 +3,7 @@
 # molecule.yml); exits non-zero when any scenario fails.
 #   MOLECULE_SCENARIOS="common node"  runs only those.
 # Two lanes side by side (the machine has 2 cores), each running its scenarios one after the other: the
-# node scenarios (Debian 12 and 13, systemd as PID 1; they share the apt caches) and local_fleet, and the
+# node scenarios (common, stockroom_app: Debian 12 and 13, systemd as PID 1; they share the apt caches) and local_fleet, and the
 # emulator scenarios (image_bake, aws_*: each with an emulator of its own on a free port, molecule/shared/aws)
 # and release. The fleet scenarios have names, ports and databases of their own, so they may overlap.
 # Base images come from scripts/base-image.sh (built once, cached in /var/cache/stockroom).
@@ -59,10 +59,12 @@ for scenario in "${scenarios[@]}"; do
   [ "$scenario" = image_bake ] && aws+=("$scenario")
 done
 for scenario in "${scenarios[@]}"; do
-  case "$scenario" in aws_*) aws+=("$scenario") ;; image_bake | release) ;; *) podman+=("$scenario") ;; esac
+  case "$scenario" in aws_*) aws+=("$scenario") ;; image_bake | release | local_fleet) ;; *) podman+=("$scenario") ;; esac
 done
+# The fleet scenarios last in their lanes (the names sort local_fleet before the node scenarios).
 for scenario in "${scenarios[@]}"; do
   [ "$scenario" = release ] && aws+=("$scenario")
+  [ "$scenario" = local_fleet ] && podman+=("$scenario")
 done
 suite_start=$(date +%s)
 lane aws ${aws[@]+"${aws[@]}"} &
