@@ -79,14 +79,6 @@ def test_check_mode_reports_no_changes(emulator: Emulator, fresh: Run) -> None:
     assert run.recap["changed"] == 0, changed_tasks(run)
 
 
-def test_each_playbook_runs_alone(emulator: Emulator, fresh: Run) -> None:
-    """Without the facts of earlier plays, each tier finds the others by tag and name."""
-    for playbook in ("playbooks/database.yml", "playbooks/compute.yml", "playbooks/monitoring.yml"):
-        run = run_playbook(emulator, playbook)
-        assert run.rc == 0, run.output[-4000:]
-        assert run.recap["changed"] == 0, (playbook, changed_tasks(run))
-
-
 def test_the_dashboard_shows_the_waf_when_it_is_on(emulator: Emulator, fresh: Run) -> None:
     """aws_compute_waf (prod) adds the web ACL's widgets; turned off again, they go."""
     run = run_playbook(emulator, "playbooks/monitoring.yml", "-e", "aws_compute_waf=true")
@@ -123,6 +115,7 @@ DRIFT_TASKS = (
     "Routes | Wait for the route tables",
     "Instance | DB subnet group over the private DB subnets",
     "ASG | Tag the launch template",
+    "ASG | Auto Scaling Group over the private app subnets",
     "Scaling | Simple policies",
     "Alarms | CPU alarms wired to the scaling policies and the topic",
     "Secret | Store the master credentials",
@@ -182,7 +175,10 @@ def test_hand_made_drift_is_found_by_check_and_put_back(emulator: Emulator, fres
     assert group["DBSubnetGroupDescription"] == "Stockroom private DB subnets"
     tags = rds.list_tags_for_resource(ResourceName=group["DBSubnetGroupArn"])["TagList"]
     assert "Stray" not in {t["Key"] for t in tags}
-    policy = emulator.client("autoscaling").describe_policies(PolicyNames=[f"{NAME}-scale-out"])
+    autoscaling = emulator.client("autoscaling")
+    group = autoscaling.describe_auto_scaling_groups(AutoScalingGroupNames=[f"{NAME}-app"])
+    assert group["AutoScalingGroups"][0]["HealthCheckGracePeriod"] != 999
+    policy = autoscaling.describe_policies(PolicyNames=[f"{NAME}-scale-out"])
     assert policy["ScalingPolicies"][0]["Cooldown"] == 300
     secret = emulator.client("secretsmanager").describe_secret(SecretId=f"{NAME}/db-master")
     assert secret["Description"].startswith("Stockroom RDS master credentials")
@@ -270,7 +266,8 @@ def drift_network(emulator: Emulator, net: dict[str, Any]) -> None:
 
 
 def drift_other_tiers(emulator: Emulator) -> None:
-    """The DB subnet group, the launch template's tags, a scaling policy and an alarm."""
+    """The DB subnet group, the launch template's tags, the group's health check grace, a scaling
+    policy and an alarm (and more below)."""
     rds = emulator.client("rds")
     group = rds.describe_db_subnet_groups(DBSubnetGroupName=f"{NAME}-db")["DBSubnetGroups"][0]
     rds.add_tags_to_resource(
@@ -281,7 +278,11 @@ def drift_other_tiers(emulator: Emulator) -> None:
     ec2.delete_tags(
         Resources=[template["LaunchTemplates"][0]["LaunchTemplateId"]], Tags=[{"Key": "Name"}]
     )
-    emulator.client("autoscaling").put_scaling_policy(
+    autoscaling = emulator.client("autoscaling")
+    autoscaling.update_auto_scaling_group(
+        AutoScalingGroupName=f"{NAME}-app", HealthCheckGracePeriod=999
+    )
+    autoscaling.put_scaling_policy(
         AutoScalingGroupName=f"{NAME}-app",
         PolicyName=f"{NAME}-scale-out",
         PolicyType="SimpleScaling",
