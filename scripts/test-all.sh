@@ -26,7 +26,10 @@ run() {
   echo $(( $(date +%s) - start )) >"$state/$s.seconds"
   # CPU seconds of the suite's own processes (user+sys of waited-for children; containers' processes
   # belong to conmon and are not counted): with 2 cores, wall time near CPU/2 means the suite is CPU-bound.
-  times | awk 'NR == 2 { split($1, u, /[ms]/); split($2, y, /[ms]/); printf "%d\n", u[1]*60 + u[2] + y[1]*60 + y[2] }' >"$state/$s.cpu"
+  # (`times` into a file: in a pipe it would run in a subshell of its own and report nothing.)
+  times >"$state/$s.times"
+  awk 'NR == 2 { split($1, u, /[ms]/); split($2, y, /[ms]/); printf "%d\n", u[1]*60 + u[2] + y[1]*60 + y[2] }' \
+    "$state/$s.times" >"$state/$s.cpu"
 }
 
 suites=()
