@@ -90,6 +90,7 @@ NOT_ON_EMULATOR: dict[str, str] = {
             "ec2:DeleteRoute",
             "ec2:DeleteTags",
             "autoscaling:DeleteTags",
+            "autoscaling:UpdateAutoScalingGroup",
             "elasticloadbalancing:RemoveTags",
             "elasticloadbalancing:ModifyTargetGroup",
             "elasticloadbalancing:ModifyListener",
