@@ -3,17 +3,18 @@
 # prints a summary and exits non-zero when any failed. Services that the suites
 # start are stopped again on exit.
 #
-# molecule and aws run side by side: each starts emulators on ports of its own and names its
-# containers, databases and stacks apart, and together they keep both cores busy where one alone
-# waits (podman, apt, the emulator's waits). Their output goes to reports/<suite>.log, and the end
-# of each is shown. e2e runs alone after them: its clean-up (make demo-down) removes every
+# Side by side, in lanes: each lane's output goes to reports/<suite>.log, and the end of each is shown.
+# molecule and aws start emulators on ports of their own and name their containers, databases and
+# stacks apart; the aws suite alone takes as long as molecule and e2e one after the other, so e2e
+# follows molecule in the same lane - never beside it: its clean-up (make demo-down) removes every
 # container of the local fleet's label, which the molecule fleet scenarios also carry.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
+# A step is one or more lanes side by side (space), a lane one or more suites one after the other (+):
 # lint (ansible-lint keeps one core busy) beside the app suite (pytest, MariaDB, gunicorn, Chromium:
-# about one core); molecule beside aws; e2e alone.
-steps=(smoke "lint app" "molecule aws" e2e)
+# about one core); then molecule and e2e beside aws (one ansible-playbook or pytest at a time).
+steps=(smoke "lint app" "molecule+e2e aws")
 state=$(mktemp -d)
 trap 'rm -rf "$state"; scripts/services.sh down >/dev/null 2>&1 || true' EXIT
 
@@ -35,16 +36,22 @@ run() {
 suites=()
 mkdir -p reports
 for step in "${steps[@]}"; do
-  read -r -a group <<<"$step"
-  suites+=("${group[@]}")
-  if [ "${#group[@]}" -eq 1 ]; then
-    (run "${group[0]}")  # a subshell of its own, so `times` counts this suite only
+  read -r -a lanes <<<"$step"
+  if [ "${#lanes[@]}" -eq 1 ] && [[ "${lanes[0]}" != *+* ]]; then
+    suites+=("${lanes[0]}")
+    (run "${lanes[0]}")  # a subshell of its own, so `times` counts this suite only
     continue
   fi
-  echo "=== ${group[*]} side by side (output in reports/<suite>.log)"
-  for s in "${group[@]}"; do run "$s" >"reports/$s.log" 2>&1 & done
+  echo "=== ${step// / beside } (output in reports/<suite>.log)"
+  step_suites=()
+  for lane in "${lanes[@]}"; do
+    IFS=+ read -r -a members <<<"$lane"
+    step_suites+=("${members[@]}")
+    (for s in "${members[@]}"; do (run "$s" >"reports/$s.log" 2>&1); done) &
+  done
   wait
-  for s in "${group[@]}"; do
+  suites+=("${step_suites[@]}")
+  for s in "${step_suites[@]}"; do
     echo "=== $s: exit $(cat "$state/$s.rc") after $(cat "$state/$s.seconds") s; the end of reports/$s.log:"
     tail -n 60 "reports/$s.log"
   done
