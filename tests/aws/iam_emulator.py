@@ -28,6 +28,7 @@ Run: INITIAL_NO_AUTH_ACTION_COUNT=7 STOCKROOM_ACTION_LOG=/tmp/actions \
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -80,8 +81,24 @@ def route53_signature_unchecked() -> None:
     IAMRequestBase.check_signature = check_signature  # type: ignore[method-assign]
 
 
+def moto_view(policy: dict[str, Any], without: str = "") -> dict[str, Any]:
+    """What moto can evaluate: every Resource `*`, no Condition, CloudWatch signed as `monitoring`;
+    `without` drops one action (and a statement left with none)."""
+    view = copy.deepcopy(policy)
+    for statement in view["Statement"]:
+        actions = statement["Action"]
+        actions = actions if isinstance(actions, list) else [actions]
+        statement["Action"] = [
+            a.replace("cloudwatch:", "monitoring:", 1) for a in actions if a != without
+        ]
+        statement["Resource"] = "*"
+        statement.pop("Condition", None)
+    view["Statement"] = [s for s in view["Statement"] if s["Action"]]
+    return view
+
+
 def store_moto_view(names: set[str]) -> None:
-    """Managed policies named in `names` are stored as what moto can evaluate (see above)."""
+    """Managed policies named in `names` are stored as moto's view of them (see above)."""
     original = IAMBackend.create_policy
 
     def create_policy(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -89,14 +106,7 @@ def store_moto_view(names: set[str]) -> None:
         params = ("description", "path", "policy_document", "policy_name", "tags")
         call = dict(zip(params[: len(args)], args, strict=True)) | kwargs
         if call["policy_name"] in names:
-            document = json.loads(call["policy_document"])
-            for statement in document["Statement"]:
-                actions = statement["Action"]
-                actions = actions if isinstance(actions, list) else [actions]
-                statement["Action"] = [a.replace("cloudwatch:", "monitoring:", 1) for a in actions]
-                statement["Resource"] = "*"
-                statement.pop("Condition", None)
-            call["policy_document"] = json.dumps(document)
+            call["policy_document"] = json.dumps(moto_view(json.loads(call["policy_document"])))
         return original(self, **call)
 
     IAMBackend.create_policy = create_policy  # type: ignore[method-assign]

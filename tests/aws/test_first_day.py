@@ -34,7 +34,6 @@ What differs from an operator's shell, and nothing else:
 from __future__ import annotations
 
 import configparser
-import copy
 import dataclasses
 import fnmatch
 import json
@@ -51,6 +50,7 @@ from typing import Any
 
 import pytest
 from awsstack import AMI, ROOT, Emulator, emulator_server, run_prod
+from iam_emulator import moto_view
 
 DOC = ROOT / "docs/aws.md"
 BLOCK = re.compile(r"^```sh runbook\n(.*?)^```$", re.M | re.S)
@@ -127,22 +127,6 @@ NEEDS_NO_PERMISSION = {"sts:GetCallerIdentity"}
 
 def runbook_blocks() -> list[str]:
     return BLOCK.findall(DOC.read_text())
-
-
-def moto_view(policy: dict[str, Any], without: str = "") -> dict[str, Any]:
-    """What moto can evaluate: every Resource `*`, no Condition, CloudWatch signed as `monitoring`;
-    `without` drops one action. (iam_emulator.py stores the runbook's policy the same way.)"""
-    view = copy.deepcopy(policy)
-    for statement in view["Statement"]:
-        actions = (
-            statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
-        )
-        actions = [a for a in actions if a != without]
-        statement["Action"] = [a.replace("cloudwatch:", "monitoring:", 1) for a in actions]
-        statement["Resource"] = "*"
-        statement.pop("Condition", None)
-    view["Statement"] = [s for s in view["Statement"] if s["Action"]]
-    return view
 
 
 def policy_actions(policy: dict[str, Any]) -> set[str]:
@@ -378,7 +362,9 @@ def test_every_runbook_command_runs_as_the_operator(first_day: FirstDay) -> None
     # The bake remembered its AMI; the release rolled it out, the rollback the one before.
     current = re.search(r"release: (ami-\w+) \(from /stockroom-prod/ami/current\)", output)
     assert current and current.group(1) != AMI, output[-3000:]
+    assert f"runs {current.group(1)} (was {AMI})" in output
     assert f"rollback: {AMI} (from /stockroom-prod/ami/previous)" in output
+    assert f"runs {AMI} (was {current.group(1)})" in output
     assert "stockroom-prod-db-final-" in output, "the teardown kept the final snapshot"
     assert not recorded(first_day)["denied"], recorded(first_day)["denied"]
     assert recorded(first_day)["allowed"], "the operator's calls were recorded"

@@ -175,9 +175,9 @@ def test_the_load_balancer_is_protected_and_drops_invalid_headers(
     prod: tuple[Emulator, Path],
 ) -> None:
     emu, _ = prod
-    elb = emu.client("elbv2")
-    lb = elb.describe_load_balancers(Names=[NAME])["LoadBalancers"][0]
-    attrs = elb.describe_load_balancer_attributes(LoadBalancerArn=lb["LoadBalancerArn"])
+    attrs = emu.client("elbv2").describe_load_balancer_attributes(
+        LoadBalancerArn=load_balancer(emu)["LoadBalancerArn"]
+    )
     found = {a["Key"]: a["Value"] for a in attrs["Attributes"]}
     assert found["deletion_protection.enabled"] == "true"
     assert found["routing.http.drop_invalid_header_fields.enabled"] == "true"
