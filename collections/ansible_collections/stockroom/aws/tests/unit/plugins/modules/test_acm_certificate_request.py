@@ -6,14 +6,10 @@ settings.ACM_VALIDATION_WAIT, read at each describe): the tests set it per test.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import (
-    AWSRetry,
-    RetryingBotoClientWrapper,
-)
 from ansible_collections.stockroom.aws.plugins.modules.acm_certificate_request import (
     CertificateError,
     ensure_absent,
@@ -25,15 +21,8 @@ TAGS = {"Project": "stockroom", "Environment": "unit"}
 
 
 @pytest.fixture(scope="module")
-def acm(moto_endpoint: str) -> Any:
-    client = boto3.client(
-        "acm",
-        region_name="eu-west-1",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="unit",
-        aws_secret_access_key="unit",
-    )
-    return RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff())
+def acm(aws_client: Callable[[str], Any]) -> Any:
+    return aws_client("acm")
 
 
 @pytest.fixture

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-import boto3
 import pytest
-from ansible_collections.amazon.aws.plugins.module_utils.retries import (
-    AWSRetry,
-    RetryingBotoClientWrapper,
-)
 from ansible_collections.stockroom.aws.plugins.modules.cloudwatch_dashboard import ensure
 
 BODY: dict[str, Any] = {
@@ -31,15 +27,8 @@ BODY: dict[str, Any] = {
 
 
 @pytest.fixture(scope="module")
-def cloudwatch(moto_endpoint: str) -> Any:
-    client = boto3.client(
-        "cloudwatch",
-        region_name="eu-west-1",
-        endpoint_url=moto_endpoint,
-        aws_access_key_id="unit",
-        aws_secret_access_key="unit",
-    )
-    return RetryingBotoClientWrapper(client, AWSRetry.jittered_backoff())
+def cloudwatch(aws_client: Callable[[str], Any]) -> Any:
+    return aws_client("cloudwatch")
 
 
 def names(cloudwatch: Any) -> list[str]:
