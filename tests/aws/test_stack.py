@@ -109,7 +109,7 @@ DRIFT_TASKS = (
     "VPC | Create the VPC",
     "Gateways | Attach an internet gateway",
     "Gateways | Tag the NAT gateways and their elastic IPs",
-    "Subnets | Create one subnet per tier and zone",
+    "Subnets | Put back a subnet that differs",
     "Security groups | Wait for the groups written first",
     "Security groups | Wait for the rules that name another group",
     "Routes | Wait for the route tables",
