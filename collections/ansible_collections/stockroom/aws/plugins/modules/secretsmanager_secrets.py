@@ -9,7 +9,7 @@ module: secretsmanager_secrets
 short_description: Create or update several Secrets Manager string secrets in one run
 description:
   - For each secret given, creates it when it is missing; otherwise writes only what differs - the
-    description (UpdateSecret), the value (PutSecretValue, a new current version) and the tags
+    description and the value (UpdateSecret; a new value becomes the current version) and the tags
     (TagResource, UntagResource for keys not given). Reruns report changed=0.
   - A secret scheduled for deletion is restored first (RestoreSecret), then compared like any other.
   - The same job as one C(community.aws.secretsmanager_secret) task per secret (its options
@@ -121,15 +121,16 @@ def ensure_one(client: Any, want: dict[str, Any], check_mode: bool) -> dict[str,
         if check_mode:  # a secret scheduled for deletion cannot be read; it would be restored
             return {"name": name, "arn": have["ARN"], "changed": True}
         client.restore_secret(aws_retry=True, SecretId=name)
+    # One UpdateSecret for both (a new value becomes the current version), as community.aws does.
+    update = {}
     if have.get("Description", "") != want["description"]:
+        update["Description"] = want["description"]
+    if client.get_secret_value(aws_retry=True, SecretId=name).get("SecretString") != want["value"]:
+        update["SecretString"] = want["value"]
+    if update:
         changed = True
         if not check_mode:
-            client.update_secret(aws_retry=True, SecretId=name, Description=want["description"])
-    stored = client.get_secret_value(aws_retry=True, SecretId=name).get("SecretString")
-    if stored != want["value"]:
-        changed = True
-        if not check_mode:
-            client.put_secret_value(aws_retry=True, SecretId=name, SecretString=want["value"])
+            client.update_secret(aws_retry=True, SecretId=name, **update)
     tags = boto3_tag_list_to_ansible_dict(have.get("Tags", []))
     add, remove = compare_aws_tags(tags, want["tags"], purge_tags=True)
     if add or remove:
