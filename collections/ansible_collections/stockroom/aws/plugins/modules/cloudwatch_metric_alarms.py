@@ -12,7 +12,7 @@ description:
     from what is given, then deletes (DeleteAlarms) those listed in I(absent) that exist; reruns
     report changed=0.
   - The same job as one C(amazon.aws.cloudwatch_metric_alarm) task per alarm, in one Python process
-    instead of one per alarm (a module run costs about 0.7 s here, see docs/benchmarks.md).
+    instead of one per alarm (a module run costs 0.7-1 s here, see docs/benchmarks.md).
   - Each alarm is given in the form DescribeAlarms returns it, in snake_case, so a play can compare
     what it wants with what its own read returned. Keys left out are neither compared nor sent.
   - Supports check mode. Takes the same connection options as every amazon.aws module, and

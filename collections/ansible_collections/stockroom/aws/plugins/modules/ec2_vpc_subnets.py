@@ -15,7 +15,7 @@ description:
     with C(amazon.aws.ec2_vpc_subnet) (the Stockroom network role does).
   - New subnets get AWS's defaults for a non-default VPC - no public IP on launch, no IPv6.
   - Why a module of its own - a new stack has six subnets, and one C(amazon.aws.ec2_vpc_subnet) run
-    each costs a Python process of about 0.7 s here (docs/benchmarks.md); this is one.
+    each costs a Python process of 0.7-1 s here (docs/benchmarks.md); this is one.
   - Supports check mode. Takes the same connection options as every amazon.aws module, and
     C(module_defaults) C(group/aws) reaches it.
 options:

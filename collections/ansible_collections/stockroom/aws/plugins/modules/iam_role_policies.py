@@ -13,7 +13,7 @@ description:
     action and principal order, and a one-element list against a plain string, do not count).
     Reruns report changed=0.
   - The same job as one C(amazon.aws.iam_policy) task per policy, in one Python process instead of
-    one per policy (a module run costs about 0.7 s here, see docs/benchmarks.md).
+    one per policy (a module run costs 0.7-1 s here, see docs/benchmarks.md).
   - Inline policies not named in I(policies) are left as they are (deleting the role deletes them).
   - Supports check mode. Takes the same connection options as every amazon.aws module, and
     C(module_defaults) C(group/aws) reaches it.

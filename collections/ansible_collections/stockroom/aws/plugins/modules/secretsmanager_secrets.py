@@ -14,7 +14,7 @@ description:
   - A secret scheduled for deletion is restored first (RestoreSecret), then compared like any other.
   - The same job as one C(community.aws.secretsmanager_secret) task per secret (its options
     C(name), C(description), C(secret) with C(secret_type=string), C(tags)), in one Python process
-    instead of one per secret (a module run costs about 0.7 s here, see docs/benchmarks.md).
+    instead of one per secret (a module run costs 0.7-1 s here, see docs/benchmarks.md).
   - Values are never returned; the task should still set C(no_log).
   - Supports check mode. Takes the same connection options as every amazon.aws module, and
     C(module_defaults) C(group/aws) reaches it.
