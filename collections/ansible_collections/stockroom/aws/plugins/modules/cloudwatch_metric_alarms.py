@@ -79,14 +79,15 @@ from typing import Any
 with suppress(ImportError):  # AnsibleAWSModule reports a missing botocore itself
     import botocore
 
-from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
+from ansible.module_utils.common.dict_transformations import (
+    camel_dict_to_snake_dict,
+    snake_dict_to_camel_dict,
+)
 from ansible_collections.amazon.aws.plugins.module_utils.modules import AnsibleAWSModule
 from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 
 # DescribeAlarms and DeleteAlarms take at most 100 names per call.
 _PAGE = 100
-# The one parameter whose snake_case name does not camel-case back into PutMetricAlarm's.
-_CAMEL = {"ok_actions": "OKActions"}
 
 
 def stored(client: Any, names: list[str]) -> dict[str, dict[str, Any]]:
@@ -113,14 +114,11 @@ def differs(want: dict[str, Any], have: dict[str, Any] | None) -> bool:
 
 
 def put_params(want: dict[str, Any]) -> dict[str, Any]:
-    """PutMetricAlarm's parameters from the snake_case alarm."""
-    params = {
-        _CAMEL.get(key) or "".join(part.capitalize() for part in key.split("_")): value
-        for key, value in want.items()
-    }
-    if "Dimensions" in params:
-        dims = params["Dimensions"]
-        params["Dimensions"] = [{"Name": d["name"], "Value": d["value"]} for d in dims]
+    """PutMetricAlarm's parameters from the snake_case alarm (dimensions' keys included)."""
+    params = snake_dict_to_camel_dict(want, capitalize_first=True)
+    # The one parameter whose snake_case name does not camel-case back into PutMetricAlarm's.
+    if "OkActions" in params:
+        params["OKActions"] = params.pop("OkActions")
     return params
 
 
