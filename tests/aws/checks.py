@@ -183,7 +183,8 @@ def secret_value(emu: Emulator) -> dict[str, Any]:
     return json.loads(value["SecretString"])
 
 
-def compute(emu: Emulator, net: dict[str, Any]) -> dict[str, Any]:
+def compute(emu: Emulator, net: dict[str, Any], versions: int = 1) -> dict[str, Any]:
+    """The app tier as the role makes it; `versions`: the launch template's (a rerun adds none)."""
 
     ec2, asg_api, elb = emu.client("ec2"), emu.client("autoscaling"), emu.client("elbv2")
     lt = one(
@@ -198,8 +199,8 @@ def compute(emu: Emulator, net: dict[str, Any]) -> dict[str, Any]:
     data = ec2.describe_launch_template_versions(LaunchTemplateId=lt["LaunchTemplateId"])[
         "LaunchTemplateVersions"
     ]
-    assert len(data) == 1, "reruns must not add launch template versions"
-    spec = data[0]["LaunchTemplateData"]
+    assert len(data) == versions, "reruns must not add launch template versions"
+    spec = max(data, key=lambda v: v["VersionNumber"])["LaunchTemplateData"]
     meta = spec["MetadataOptions"]
     assert meta["HttpTokens"] == "required" and int(meta["HttpPutResponseHopLimit"]) == 1
     nic = one(spec["NetworkInterfaces"], "network interface")

@@ -17,6 +17,7 @@ import pytest
 from awsstack import ENV, NAME, ROOT, Emulator, Run, base_args, playbook_env, run_playbook
 
 TIMINGS: dict[str, Any] = {}
+PARAMETER_GROUP = f"{NAME}-db-mysql8-4"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -114,6 +115,11 @@ DRIFT_TASKS = (
     "Security groups | Wait for the rules that name another group",
     "Routes | Wait for the route tables",
     "Instance | DB subnet group over the private DB subnets",
+    "Instance | DB parameter group",
+    "Instance | RDS MySQL 8",
+    "Load balancer | Target group with the /readyz health check",
+    "Load balancer | Internet-facing ALB",
+    "ASG | Launch template - IMDSv2 only",
     "ASG | Tag the launch template",
     "ASG | Auto Scaling Group over the private app subnets",
     "Scaling | Simple policies",
@@ -170,7 +176,23 @@ def test_hand_made_drift_is_found_by_check_and_put_back(emulator: Emulator, fres
     assert all(checks.tags_of(a).get("Project") == "stockroom" for a in eips), eips
     template = ec2.describe_tags(Filters=[{"Name": "resource-type", "Values": ["launch-template"]}])
     assert {t["Key"]: t["Value"] for t in template["Tags"]}.get("Name") == f"{NAME}-app"
+    newest = ec2.describe_launch_template_versions(
+        LaunchTemplateName=f"{NAME}-app", Versions=["$Latest"]
+    )["LaunchTemplateVersions"][0]
+    assert newest["DefaultVersion"] and newest["LaunchTemplateData"]["InstanceType"] != "t3.2xlarge"
+    elb = emulator.client("elbv2")
+    target_group = elb.describe_target_groups(Names=[f"{NAME}-app"])["TargetGroups"][0]
+    assert target_group["HealthCheckPath"] == "/readyz"
+    balancer = elb.describe_load_balancers(Names=[NAME])["LoadBalancers"][0]
+    tags = elb.describe_tags(ResourceArns=[balancer["LoadBalancerArn"]])["TagDescriptions"][0]
+    assert "Stray" not in {t["Key"] for t in tags["Tags"]}
     rds = emulator.client("rds")
+    instance = rds.describe_db_instances(DBInstanceIdentifier=f"{NAME}-db")["DBInstances"][0]
+    assert instance["BackupRetentionPeriod"] != 1
+    parameters = rds.describe_db_parameters(DBParameterGroupName=PARAMETER_GROUP)["Parameters"]
+    assert {p["ParameterName"]: p.get("ParameterValue") for p in parameters}[
+        "require_secure_transport"
+    ] == "1"
     group = rds.describe_db_subnet_groups(DBSubnetGroupName=f"{NAME}-db")["DBSubnetGroups"][0]
     assert group["DBSubnetGroupDescription"] == "Stockroom private DB subnets"
     tags = rds.list_tags_for_resource(ResourceName=group["DBSubnetGroupArn"])["TagList"]
@@ -184,7 +206,9 @@ def test_hand_made_drift_is_found_by_check_and_put_back(emulator: Emulator, fres
     assert secret["Description"].startswith("Stockroom RDS master credentials")
     iam = emulator.client("iam")
     assert iam.get_role(RoleName=f"{NAME}-app")["Role"]["Description"] == "Stockroom app instances"
-    checks.compute(emulator, net)  # the role's policy reads only the secret again
+    # The role's policy reads only the secret again; the template: its first version, the one made
+    # by hand, and the one put back after it.
+    checks.compute(emulator, net, versions=3)
     topic = checks.monitoring(emulator)["topic"]  # alarms, subscription, rule target
     sns = emulator.client("sns")
     attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
@@ -273,8 +297,38 @@ def drift_other_tiers(emulator: Emulator) -> None:
     rds.add_tags_to_resource(
         ResourceName=group["DBSubnetGroupArn"], Tags=[{"Key": "Stray", "Value": "by hand"}]
     )
+    # The parameter group lets clients in without TLS; the instance keeps backups for a day.
+    rds.modify_db_parameter_group(
+        DBParameterGroupName=PARAMETER_GROUP,
+        Parameters=[
+            {
+                "ParameterName": "require_secure_transport",
+                "ParameterValue": "0",
+                "ApplyMethod": "immediate",
+            }
+        ],
+    )
+    rds.modify_db_instance(
+        DBInstanceIdentifier=f"{NAME}-db", BackupRetentionPeriod=1, ApplyImmediately=True
+    )
+    # The target group checks another path; the load balancer gets a stray tag.
+    elb = emulator.client("elbv2")
+    target_group = elb.describe_target_groups(Names=[f"{NAME}-app"])["TargetGroups"][0]
+    elb.modify_target_group(
+        TargetGroupArn=target_group["TargetGroupArn"], HealthCheckPath="/by-hand"
+    )
+    balancer = elb.describe_load_balancers(Names=[NAME])["LoadBalancers"][0]
+    elb.add_tags(
+        ResourceArns=[balancer["LoadBalancerArn"]], Tags=[{"Key": "Stray", "Value": "by hand"}]
+    )
+    # The launch template: a newer version by hand (another instance type), its Name tag gone.
     ec2 = emulator.client("ec2")
     template = ec2.describe_launch_templates(LaunchTemplateNames=[f"{NAME}-app"])
+    ec2.create_launch_template_version(
+        LaunchTemplateName=f"{NAME}-app",
+        SourceVersion="$Latest",
+        LaunchTemplateData={"InstanceType": "t3.2xlarge"},
+    )
     ec2.delete_tags(
         Resources=[template["LaunchTemplates"][0]["LaunchTemplateId"]], Tags=[{"Key": "Name"}]
     )
