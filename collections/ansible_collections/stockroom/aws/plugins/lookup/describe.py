@@ -12,7 +12,9 @@ from ansible_collections.amazon.aws.plugins.module_utils.retries import AWSRetry
 from ansible_collections.amazon.aws.plugins.module_utils.tagging import (
     boto3_tag_list_to_ansible_dict,
 )
+from ansible_collections.amazon.aws.plugins.plugin_utils.botocore import get_aws_connection_info
 from ansible_collections.amazon.aws.plugins.plugin_utils.lookup import AWSLookupBase
+from ansible_collections.stockroom.aws.plugins.plugin_utils import sessions
 
 DOCUMENTATION = r"""
 name: describe
@@ -133,7 +135,8 @@ class LookupModule(AWSLookupBase):
         )
         key = (service, repr(connection))
         if key not in _CLIENTS:
-            _CLIENTS[key] = self.client(service)
+            # From the session the main process prepared (callback warm_sessions), not a new one.
+            _CLIENTS[key] = sessions.client(service, *get_aws_connection_info(self))
         try:
             result = call(_CLIENTS[key], operation, params)
         except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as e:
