@@ -18,14 +18,14 @@ short_description: Prepare the describe lookup's AWS clients in ansible-playbook
 description:
   - ansible-playbook forks a worker for every task, and a worker's caches die with it. At the start
     of a playbook this makes the botocore session that C(stockroom.aws.describe) creates its clients
-    from, and builds the client class of each service in I(services), in the main process, so every
-    worker then starts with them (plugin_utils/sessions.py has the figures).
+    from, and loads the service model of each service in I(services) into it, in the main process,
+    so every worker starts with them (plugin_utils/sessions.py has the figures).
   - Makes no AWS call and resolves no credentials. Without boto3 it does nothing.
 requirements:
   - enabled in ansible.cfg (callbacks_enabled)
 options:
   services:
-    description: The services whose client classes are built (those the Stockroom roles read).
+    description: The services whose models are loaded (those the Stockroom roles read).
     type: list
     elements: str
     default: [autoscaling, cloudwatch, ec2, elbv2, events, iam, logs, rds, route53, secretsmanager,

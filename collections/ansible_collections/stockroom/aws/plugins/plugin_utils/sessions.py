@@ -2,11 +2,11 @@
 
 ansible-playbook runs every task in a worker forked from its main process, and whatever a worker
 caches dies with it. A client made from a new session loads its service model and builds its client
-class again: 2026-12-06, an EC2 client 0.15-0.23 s, most others about 0.05 s; profiled, client
-creation was 30 % of a rerun's CPU (site.yml, 40 tasks that read). A client from a session that the
-main process has already used costs a forked worker about 0.04 s (EC2): the callback
-stockroom.aws.warm_sessions makes the default session and builds the client class of each service
-the roles read before the first task is forked (`warm`).
+class: 2026-12-06, an EC2 client 0.15-0.23 s, most others about 0.05 s; profiled, client creation
+was 30 % of a rerun's CPU (site.yml, 40 tasks that read). From a session whose loader already holds
+the model (botocore caches models per session) a forked worker makes an EC2 client in about 0.04 s:
+the callback stockroom.aws.warm_sessions makes the default session and loads the model of each
+service the roles read before the first task is forked (`warm`).
 """
 
 from __future__ import annotations
@@ -43,8 +43,9 @@ def client(
 
 
 def warm(services: Iterable[str]) -> None:
-    """Build each service's client class in the default session. Credentials and region are given,
-    so nothing is resolved and no call is made: the clients themselves are thrown away."""
+    """Load each service's model (and the endpoint data) into the default session by making a client
+    of it. Credentials and region are given, so nothing is resolved and no call is made; the clients
+    themselves are thrown away."""
     for service in services:
         client(
             service,
