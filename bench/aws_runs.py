@@ -1,14 +1,15 @@
-"""Time site.yml against a fresh AWS emulator: a fresh run, then a rerun, per round and checkout.
+"""Time site.yml on a fresh AWS emulator: fresh run, rerun, then teardown, per round and checkout.
 
 Usage (from the repository root):
     .venv/bin/python bench/aws_runs.py --rounds 3 [--before /tmp/aws-before] [--profile DIR]
 
 Each round starts its own moto server on a free loopback port, runs site.yml on it (fresh stack),
-then again (rerun, must report changed=0), and stops the server. With --before (another checkout,
-e.g. `git worktree add /tmp/aws-before <commit>`) every round runs both checkouts, alternating which
-goes first; with --https every round also runs the checkout with HTTPS, DNS and the WAF on (side
-"https": a hosted zone made on its emulator, -e stockroom_domain, -e aws_compute_waf=true), so
-load from other sessions falls on both sides alike. Each round holds the machine's
+then again (rerun, must report changed=0), then playbooks/teardown.yml, and stops the server.
+With --before (another checkout, e.g. `git worktree add /tmp/aws-before <commit>`) every round
+runs both checkouts, alternating which goes first; with --https every round also runs the
+checkout with HTTPS, DNS and the WAF on (side "https": a hosted zone made on its emulator,
+-e stockroom_domain, -e aws_compute_waf=true), so load from other sessions falls on both sides
+alike. Each round holds the machine's
 timing lock (/work/notes/bench.lock) and records the 1-minute load average before and after each
 run, and the CPU seconds of ansible-playbook and the processes it waited for (not background jobs,
 not the emulator).
@@ -79,7 +80,11 @@ HTTPS_EXTRA = ("-e", f"stockroom_domain=stock.{HTTPS_ZONE}", "-e", "aws_compute_
 
 
 def run_site(
-    checkout: Path, emu: Emulator, profile: Path | None, extra: tuple[str, ...] = ()
+    checkout: Path,
+    emu: Emulator,
+    profile: Path | None,
+    extra: tuple[str, ...] = (),
+    playbook: str = "site.yml",
 ) -> dict[str, object]:
     # The tests' command line and environment, with the checkout's own ansible.cfg.
     env = {
@@ -87,7 +92,7 @@ def run_site(
         "ANSIBLE_CONFIG": str(checkout / "ansible.cfg"),
         "PROFILE_TASKS_TASK_OUTPUT_LIMIT": "all",
     }
-    args = base_args("site.yml", *extra)
+    args = base_args(playbook, *extra)
     load_before = load()
     cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.monotonic()
@@ -123,11 +128,12 @@ def one_side(name: str, checkout: Path, tag: str, profile_dir: Path | None) -> d
         if name == "https":
             emu.client("route53").create_hosted_zone(Name=HTTPS_ZONE, CallerReference=tag)
             extra = HTTPS_EXTRA
-        for phase in ("fresh", "rerun"):
+        for phase in ("fresh", "rerun", "teardown"):
             profile = profile_dir / f"{tag}-{phase}.txt" if profile_dir else None
-            result[phase] = r = run_site(checkout, emu, profile, extra)
+            playbook = "playbooks/teardown.yml" if phase == "teardown" else "site.yml"
+            result[phase] = r = run_site(checkout, emu, profile, extra, playbook)
             print(
-                f"  {name:6} {phase:5} {r['seconds']:6.1f} s  cpu {r['cpu_seconds']:5.1f} s"
+                f"  {name:6} {phase:8} {r['seconds']:6.1f} s  cpu {r['cpu_seconds']:5.1f} s"
                 f"  changed={r['changed']}  rc={r['rc']}"
                 f"  load {r['load_before']:.2f} -> {r['load_after']:.2f}",
                 flush=True,
@@ -163,15 +169,21 @@ def main() -> int:
             for name, checkout in order:
                 side = one_side(name, checkout, f"{name}-{n + 1}", opts.profile)
                 results.append({"round": n + 1, **side})
-    print("\nmedian (s)    fresh   rerun")
+    print("\nmedian (s)    fresh   rerun  teardown")
     for name, _ in sides:
         mine = [r for r in results if r["side"] == name]
-        fresh = statistics.median(r["fresh"]["seconds"] for r in mine)  # type: ignore[index]
-        rerun = statistics.median(r["rerun"]["seconds"] for r in mine)  # type: ignore[index]
-        print(f"  {name:10} {fresh:6.1f}  {rerun:6.1f}")
+        fresh, rerun, teardown = (
+            statistics.median(r[phase]["seconds"] for r in mine)  # type: ignore[index]
+            for phase in ("fresh", "rerun", "teardown")
+        )
+        print(f"  {name:10} {fresh:6.1f}  {rerun:6.1f}  {teardown:8.1f}")
     if opts.json:
         opts.json.write_text(json.dumps(results, indent=2) + "\n")
-    bad = [r for r in results if r["fresh"]["rc"] or r["rerun"]["rc"] or r["rerun"]["changed"]]  # type: ignore[index]
+    bad = [
+        r
+        for r in results
+        if r["fresh"]["rc"] or r["rerun"]["rc"] or r["rerun"]["changed"] or r["teardown"]["rc"]  # type: ignore[index]
+    ]
     return 1 if bad else 0
 
 
