@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from ansible.plugins.callback import CallbackBase
@@ -45,3 +46,6 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook: Any) -> None:
         if sessions is not None:
             sessions.warm(self.get_option("services"))
+            # The models are many small objects every forked worker would otherwise walk (and so
+            # copy) in its garbage collections: moved out of the collector's reach.
+            gc.freeze()

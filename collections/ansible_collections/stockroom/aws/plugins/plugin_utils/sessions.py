@@ -6,7 +6,9 @@ class: 2026-12-06, an EC2 client 0.15-0.23 s, most others about 0.05 s; profiled
 was 30 % of a rerun's CPU (site.yml, 40 tasks that read). From a session whose loader already holds
 the model (botocore caches models per session) a forked worker makes an EC2 client in about 0.04 s:
 the callback stockroom.aws.warm_sessions makes the default session and loads the model of each
-service the roles read before the first task is forked (`warm`).
+service the roles read before the first task is forked (`warm`), then freezes the collector
+(gc.freeze): without that the models made every worker's garbage collections slower, and a fresh
+site.yml took 3 CPU-s more instead of 2 less (bench/aws_runs.py, same run).
 """
 
 from __future__ import annotations
