@@ -11,14 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-_SNAKE = {
-    "Protocol": "protocol",
-    "Port": "port",
-    "Host": "host",
-    "Path": "path",
-    "Query": "query",
-    "StatusCode": "status_code",
-}
+from ansible.module_utils.common.dict_transformations import camel_dict_to_snake_dict
 
 
 def _attributes(read: list[dict[str, str]] | None) -> dict[str, str]:
@@ -74,9 +67,8 @@ def _action_differs(now: dict[str, Any], want: dict[str, Any]) -> bool:
         return _name_in_arn(now.get("target_group_arn")) != want["TargetGroupName"]
     if want["Type"] == "redirect":
         read = now.get("redirect_config") or {}
-        given = want["RedirectConfig"]
-        keys = ("Protocol", "Port", "Host", "Path", "Query", "StatusCode")
-        return any(str(read.get(_SNAKE[k])) != str(given[k]) for k in keys if k in given)
+        given = camel_dict_to_snake_dict(dict(want["RedirectConfig"]))
+        return any(str(read.get(key)) != str(value) for key, value in given.items())
     return True  # an action kind the roles do not use: let the module decide
 
 
