@@ -127,6 +127,10 @@ def rules(permissions: list[dict[str, Any]]) -> set[tuple[str, int, int, str]]:
     return out
 
 
+# The DB parameter group of the engine family (mysql8.4) that requires TLS.
+PARAMETER_GROUP = f"{NAME}-db-mysql8-4"
+
+
 def database(emu: Emulator, net: dict[str, Any]) -> None:
     rds = emu.client("rds")
     db = one(
@@ -159,7 +163,7 @@ def database(emu: Emulator, net: dict[str, Any]) -> None:
     assert secret_value(emu)["username"] not in users, "the app never uses the master user"
     # Item 13: the instance runs with a parameter group that requires TLS.
     groups = [g["DBParameterGroupName"] for g in db["DBParameterGroups"]]
-    assert groups == [f"{NAME}-db-mysql8-4"], groups
+    assert groups == [PARAMETER_GROUP], groups
     params = rds.describe_db_parameters(DBParameterGroupName=groups[0])["Parameters"]
     tls = one([p for p in params if p["ParameterName"] == "require_secure_transport"], "param")
     assert tls["ParameterValue"] == "1", tls

@@ -17,7 +17,6 @@ import pytest
 from awsstack import ENV, NAME, ROOT, Emulator, Run, base_args, playbook_env, run_playbook
 
 TIMINGS: dict[str, Any] = {}
-PARAMETER_GROUP = f"{NAME}-db-mysql8-4"
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -189,10 +188,7 @@ def test_hand_made_drift_is_found_by_check_and_put_back(emulator: Emulator, fres
     rds = emulator.client("rds")
     instance = rds.describe_db_instances(DBInstanceIdentifier=f"{NAME}-db")["DBInstances"][0]
     assert instance["BackupRetentionPeriod"] != 1
-    parameters = rds.describe_db_parameters(DBParameterGroupName=PARAMETER_GROUP)["Parameters"]
-    assert {p["ParameterName"]: p.get("ParameterValue") for p in parameters}[
-        "require_secure_transport"
-    ] == "1"
+    checks.database(emulator, net)  # require_secure_transport back at 1, and the rest as made
     group = rds.describe_db_subnet_groups(DBSubnetGroupName=f"{NAME}-db")["DBSubnetGroups"][0]
     assert group["DBSubnetGroupDescription"] == "Stockroom private DB subnets"
     tags = rds.list_tags_for_resource(ResourceName=group["DBSubnetGroupArn"])["TagList"]
@@ -299,7 +295,7 @@ def drift_other_tiers(emulator: Emulator) -> None:
     )
     # The parameter group lets clients in without TLS; the instance keeps backups for a day.
     rds.modify_db_parameter_group(
-        DBParameterGroupName=PARAMETER_GROUP,
+        DBParameterGroupName=checks.PARAMETER_GROUP,
         Parameters=[
             {
                 "ParameterName": "require_secure_transport",
